@@ -1,0 +1,3 @@
+"""Admin for the mirror and the imports: read-only views of what happened."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""The app's models: the local mirror of clicks and conversions, and imports."""
+
+from __future__ import annotations
+
+from conversion_tracking.models.mirror import ClickThrough, Conversion, Verification
+
+__all__ = ["ClickThrough", "Conversion", "Verification"]

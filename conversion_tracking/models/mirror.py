@@ -1,0 +1,90 @@
+"""The local mirror: every captured click-through and every fired pixel."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class TrackingIds(models.Model):
+    """The six IDs of an email click, named as on the tracking set."""
+
+    member_id = models.BigIntegerField(_("member ID (MID)"), db_index=True)
+    job_id = models.BigIntegerField(_("job ID"), db_index=True)
+    subscriber_id = models.BigIntegerField(_("subscriber ID"), db_index=True)
+    list_id = models.CharField(_("list ID"), max_length=40, blank=True)
+    url_id = models.BigIntegerField(_("URL ID"), null=True, blank=True)
+    batch_id = models.BigIntegerField(_("batch ID"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ClickThrough(TrackingIds):
+    """One captured landing request from an email click."""
+
+    path = models.TextField(_("landing path"), help_text=_("Without its query string."))
+    captured_at = models.DateTimeField(_("captured at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("click-through")
+        verbose_name_plural = _("click-throughs")
+        ordering = ["-captured_at", "-pk"]
+        indexes = [models.Index(fields=["captured_at"], name="ct_click_captured_idx")]
+
+    def __str__(self) -> str:
+        return f"Job {self.job_id} click at {self.captured_at:%Y-%m-%d %H:%M}"
+
+
+class Verification(models.TextChoices):
+    PENDING = "pending", _("pending")
+    CONFIRMED = "confirmed", _("confirmed")
+    MISSING = "missing", _("missing")
+
+
+class Conversion(TrackingIds):
+    """One fired conversion pixel."""
+
+    clicked_at = models.DateTimeField(
+        _("clicked at"), help_text=_("When the click that earned it was captured.")
+    )
+    link_id = models.PositiveIntegerField(_("conversion link ID"), default=1)
+    alias = models.CharField(_("link alias"), max_length=100, blank=True)
+    display_order = models.PositiveIntegerField(_("display order"), default=1)
+    data = models.JSONField(
+        _("data items"),
+        default=list,
+        blank=True,
+        help_text=_("The pixel's data items: amt, unit, accumulate."),
+    )
+    reference = models.CharField(_("reference"), max_length=255, blank=True)
+    pixel_url = models.TextField(_("pixel URL"))
+    path = models.TextField(_("page path"))
+    created_at = models.DateTimeField(_("fired at"), default=timezone.now)
+    verification = models.CharField(
+        _("verification"),
+        max_length=10,
+        choices=Verification.choices,
+        default=Verification.PENDING,
+    )
+    conversion_key = models.CharField(
+        _("conversion key"),
+        max_length=64,
+        unique=True,
+        editable=False,
+        help_text=_("Identifies the conversion: the click, the link ID, the reference."),
+    )
+
+    class Meta:
+        verbose_name = _("conversion")
+        verbose_name_plural = _("conversions")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["created_at"], name="ct_conv_created_idx"),
+            models.Index(fields=["verification"], name="ct_conv_verif_idx"),
+        ]
+
+    def __str__(self) -> str:
+        label = self.alias or f"link {self.link_id}"
+        return f"{label} for job {self.job_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,45 @@
+"""Keeping a tracking set in a Django session, with the attribution window."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.contrib.sessions.backends.base import SessionBase
+
+from conversion_tracking.conf import conf
+from conversion_tracking.tracking import InvalidTrackingSet, TrackingSet
+
+logger = logging.getLogger(__name__)
+
+SESSION_KEY = "_conversion_tracking"
+
+
+def save(session: SessionBase, tracking: TrackingSet) -> None:
+    """Store ``tracking`` in ``session``, replacing any earlier set."""
+    session[SESSION_KEY] = tracking.to_payload()
+
+
+def load(session: SessionBase, *, now: datetime | None = None) -> TrackingSet | None:
+    """The session's current set, or ``None``.
+
+    A set older than the attribution window, or one that no longer validates, is
+    removed from the session and treated as absent.
+    """
+    payload = session.get(SESSION_KEY)
+    if payload is None:
+        return None
+    try:
+        tracking = TrackingSet.from_payload(payload)
+    except InvalidTrackingSet as exc:
+        logger.debug("Dropped an unreadable tracking set from a session: %s", exc)
+        del session[SESSION_KEY]
+        return None
+    if tracking.is_expired(conf.MAX_AGE, now):
+        del session[SESSION_KEY]
+        return None
+    return tracking
+
+
+def clear(session: SessionBase) -> None:
+    session.pop(SESSION_KEY, None)
