@@ -28,6 +28,11 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
+	@$(BIN)/python manage.py demo_admin
+	@echo
+	@echo "Open this link, as if you had clicked a conversion link in an email:"
+	@$(BIN)/python manage.py conversion_tracking_landing_url http://127.0.0.1:8000/go/winter-sale/ --random
+	@echo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 lint: install

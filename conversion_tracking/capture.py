@@ -7,11 +7,16 @@ the middleware's async path calls them through ``sync_to_async``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from urllib.parse import unquote_plus
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
+from django.utils.http import escape_leading_slashes
 
 from conversion_tracking import session as tracking_session
 from conversion_tracking.conf import conf
@@ -41,7 +46,9 @@ def is_landing(request: HttpRequest) -> bool:
     parameters cost one dictionary lookup and, at most, one regex search.
     """
     query = request.META.get("QUERY_STRING")
-    return bool(query) and request.method == "GET" and bool(QUERY_GATE.search(query))
+    if not query or request.method != "GET":
+        return False
+    return QUERY_GATE.search("&" + query) is not None
 
 
 def may_carry_hidden_field(request: HttpRequest) -> bool:
@@ -88,7 +95,9 @@ def restore_from_hidden_field(request: HttpRequest) -> None:
         logger.debug("Ignored a hidden tracking field on %s: %s", request.path, exc)
         return
     if tracking.is_expired(conf.MAX_AGE) or not _mid_allowed(tracking):
-        logger.debug("Ignored a hidden tracking field on %s: out of window", request.path)
+        logger.debug(
+            "Ignored a hidden tracking field on %s: out of window", request.path
+        )
         return
     tracking_session.save(request.session, tracking)
 
@@ -106,11 +115,25 @@ def get_tracking(request: HttpRequest) -> TrackingSet | None:
 
 
 def _parse_query(request: HttpRequest) -> TrackingSet:
-    pairs = ((name, value) for name, values in request.GET.lists() for value in values)
-    tracking = parse(collect(pairs), captured_at=timezone.now())
+    query = request.META.get("QUERY_STRING", "")
+    tracking = parse(
+        collect(_query_pairs(query)), captured_at=datetime.now(dt_timezone.utc)
+    )
     if not _mid_allowed(tracking):
         raise InvalidTrackingSet("mid: not in CONVERSION_TRACKING_ALLOWED_MIDS")
     return tracking
+
+
+def _query_pairs(query: str) -> Iterator[tuple[str, str]]:
+    """MCE's parameters in the raw query string, values decoded as Django does.
+
+    Building ``request.GET`` would cost more than all the rest of a capture; and
+    reading the names as written, not percent-decoded, agrees with the gate.
+    """
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name in PARAMETERS:
+            yield name, unquote_plus(value)
 
 
 def _mid_allowed(tracking: TrackingSet) -> bool:
@@ -129,8 +152,13 @@ def _record_click(request: HttpRequest, tracking: TrackingSet) -> None:
         url_id=tracking.url_id,
         batch_id=tracking.batch_id,
         path=request.path,
-        captured_at=tracking.captured_at,
+        captured_at=_database_time(tracking.captured_at),
     )
+
+
+def _database_time(moment: datetime) -> datetime:
+    # Sets always carry an aware time; a site with USE_TZ off stores naive ones.
+    return moment if settings.USE_TZ else timezone.make_naive(moment)
 
 
 def _url_without_parameters(request: HttpRequest) -> str:
@@ -140,5 +168,6 @@ def _url_without_parameters(request: HttpRequest) -> str:
         for pair in query.split("&")
         if pair and unquote_plus(pair.partition("=")[0]) not in PARAMETERS
     ]
-    path = escape_uri_path(request.path)
+    # A path starting with // would make the redirect leave the site.
+    path = escape_leading_slashes(escape_uri_path(request.path))
     return f"{path}?{'&'.join(kept)}" if kept else path

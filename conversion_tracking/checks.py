@@ -116,6 +116,8 @@ def _check_consent() -> list[CheckMessage]:
         consent = conf.consent_callable()
     except ImportError as exc:
         problem = f"cannot be imported ({exc})"
+    except TypeError:
+        problem = "is neither a dotted path nor a callable"
     else:
         if consent is None or callable(consent):
             return []
@@ -190,5 +192,3 @@ def _check_extract_settings() -> list[CheckMessage]:
             )
         )
     return messages
-
-

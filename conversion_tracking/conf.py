@@ -57,6 +57,8 @@ class Settings:
         consent = self.CONSENT
         if consent is None or callable(consent):
             return consent
+        if not isinstance(consent, str):
+            raise TypeError(f"expected a dotted path or a callable, got {consent!r}")
         return import_string(consent)  # type: ignore[no-any-return]
 
     @property

@@ -56,7 +56,7 @@ class ConversionTrackingMiddleware:
             response = _before_view(request)
             if response is not None:
                 return response
-        return self.get_response(request)  # type: ignore[return-value]
+        return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if _needs_work(request):

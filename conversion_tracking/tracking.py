@@ -29,8 +29,10 @@ PARAMETERS = frozenset(FIELD_BY_PARAMETER)
 REQUIRED_PARAMETERS = ("j", "sfmc_sub", "mid")
 
 # The cheap test a request must pass before anything else is looked at: does the
-# raw query string name one of the six parameters?
-QUERY_GATE = re.compile(r"(?:^|&)(?:j|sfmc_sub|l|u|mid|jb)(?:=|&|$)")
+# raw query string name one of the six parameters? It is searched in "&" plus the
+# query string: a pattern that starts with a literal is found several times faster
+# than one that starts with an alternation such as (?:^|&).
+QUERY_GATE = re.compile(r"&(?:jb?|sfmc_sub|[lu]|mid)(?:[=&]|$)")
 
 MAX_ID = 2**63 - 1  # the largest value a signed 64-bit column holds
 _ID = re.compile(r"[0-9]{1,19}")
@@ -61,7 +63,9 @@ class TrackingSet:
         values = {
             param: getattr(self, field) for field, param in PARAMETER_BY_FIELD.items()
         }
-        return {param: str(value) for param, value in values.items() if value is not None}
+        return {
+            param: str(value) for param, value in values.items() if value is not None
+        }
 
     def to_payload(self) -> list[Any]:
         """A compact JSON-serialisable form, for sessions and signed fields."""
@@ -86,7 +90,8 @@ class TrackingSet:
         strings = {
             param: str(value)
             for param, value in values.items()
-            if value is not None and isinstance(value, int | str)
+            if value is not None
+            and isinstance(value, int | str)
             and not isinstance(value, bool)
         }
         if len(strings) != sum(value is not None for value in values.values()):
@@ -135,7 +140,9 @@ def collect(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
         if name not in PARAMETERS:
             continue
         if name in found and found[name] != value:
-            raise InvalidTrackingSet(f"{name}: given more than once, with different values")
+            raise InvalidTrackingSet(
+                f"{name}: given more than once, with different values"
+            )
         found[name] = value
     return found
 

@@ -7,6 +7,7 @@ DEBUG on, and the demo's stand-in for MCE's pixel endpoint.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -23,7 +24,9 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
 }
 
 INSTALLED_APPS = [
@@ -35,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "conversion_tracking",
     "example_project.shop",
+    "example_project.mce_stand_in",
 ]
 
 MIDDLEWARE = [
@@ -68,12 +72,21 @@ STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The app's settings. The demo has no MCE account, so the pixel goes to the
-# example project's own stand-in endpoint (see example_project/shop/).
+# example project's own stand-in endpoint (example_project/mce_stand_in/).
 CONVERSION_TRACKING_PIXEL_URL = env.str(
     "CONVERSION_TRACKING_PIXEL_URL",
-    default="https://127.0.0.1:8000/mce-stand-in/conversion.aspx",
+    default="http://127.0.0.1:8000/mce-stand-in/conversion.aspx",
 )
-CONVERSION_TRACKING_ALLOWED_MIDS = env.list("CONVERSION_TRACKING_ALLOWED_MIDS", default=[])
+# runserver speaks plain http, so a stand-in on this machine cannot pass the app's
+# https check (E003), which guards against mixed content on real HTTPS pages. It
+# is silenced for a loopback stand-in only: any other pixel URL is checked.
+if urlsplit(CONVERSION_TRACKING_PIXEL_URL).hostname in {"127.0.0.1", "localhost"}:
+    SILENCED_SYSTEM_CHECKS = ["conversion_tracking.E003"]
+# None tracks every visitor; see example_project/shop/consent.py for a callable.
+CONVERSION_TRACKING_CONSENT = env.str("CONVERSION_TRACKING_CONSENT", default=None)
+CONVERSION_TRACKING_ALLOWED_MIDS = env.list(
+    "CONVERSION_TRACKING_ALLOWED_MIDS", default=[]
+)
 CONVERSION_TRACKING_STRIP_PARAMETERS = env.bool(
     "CONVERSION_TRACKING_STRIP_PARAMETERS", default=False
 )

@@ -13,7 +13,7 @@ import environ
 env = environ.Env()
 BASE_DIR = Path(__file__).resolve().parent
 
-SECRET_KEY = "tests-only-secret-key-not-for-production"  # noqa: S105
+SECRET_KEY = "tests-only-secret-key-not-for-production"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "conversion_tracking",
+    # The example project's apps, which the browser tests (tests/browser/) serve.
+    "example_project.shop",
+    "example_project.mce_stand_in",
 ]
 
 MIDDLEWARE = [

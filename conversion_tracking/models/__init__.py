@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from conversion_tracking.models.extract import (
+    ExtractedConversion,
+    ExtractImport,
+    ImportStatus,
+)
 from conversion_tracking.models.mirror import ClickThrough, Conversion, Verification
 
-__all__ = ["ClickThrough", "Conversion", "Verification"]
+__all__ = [
+    "ClickThrough",
+    "Conversion",
+    "ExtractImport",
+    "ExtractedConversion",
+    "ImportStatus",
+    "Verification",
+]

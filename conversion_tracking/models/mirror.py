@@ -73,7 +73,9 @@ class Conversion(TrackingIds):
         max_length=64,
         unique=True,
         editable=False,
-        help_text=_("Identifies the conversion: the click, the link ID, the reference."),
+        help_text=_(
+            "Identifies the conversion: the click, the link ID, the reference."
+        ),
     )
 
     class Meta:

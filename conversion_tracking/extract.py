@@ -1,0 +1,247 @@
+"""Reading the conversions of a Tracking Extract, row by row, in batches.
+
+Columns are found by header name (unknown ones ignored), values are checked
+and converted once here, and every problem is an :class:`ExtractError` naming
+the line (the header is line 1) and the column. Nothing here knows about models.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, tzinfo
+from operator import itemgetter
+from pathlib import Path
+from typing import IO, NamedTuple
+
+from conversion_tracking.extract_archive import ExtractError, open_text, read_lines
+from conversion_tracking.extract_values import (
+    MAX_ID,
+    MAX_TEXT_LENGTH,
+    DateParser,
+    check_identifier,
+)
+
+__all__ = ["ExtractError", "ExtractReader", "ExtractRow", "open_extract"]
+
+BATCH_SIZE = 5000
+
+
+class ExtractRow(NamedTuple):
+    """One conversion recorded by MCE; text fields are ``""`` when absent."""
+
+    row_key: str
+    member_id: int
+    job_id: int
+    subscriber_id: int
+    batch_id: int | None
+    event_date: datetime
+    url_id: int | None
+    subscriber_key: str
+    list_id: str
+    event_type: str
+    triggered_send_key: str
+    email_address: str
+    link_alias: str
+    url: str
+    referring_url: str
+    conversion_data: str
+
+
+# Header names (compared case-insensitively, spaces ignored) for each field.
+REQUIRED_COLUMNS: dict[str, str] = {
+    "member_id": "ClientID",
+    "job_id": "SendID",
+    "subscriber_id": "SubscriberID",
+    "batch_id": "BatchID",
+    "event_date": "EventDate",
+}
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "url_id": ("URLID", "LinkID"),
+    "subscriber_key": ("SubscriberKey",),
+    "list_id": ("ListID",),
+    "event_type": ("EventType",),
+    "triggered_send_key": ("TriggeredSendExternalKey", "TriggeredSendCustomerKey"),
+    "email_address": ("EmailAddress",),
+    "link_alias": ("LinkAlias", "Alias"),
+    "url": ("URL", "LinkURL", "LinkContent"),
+    "referring_url": ("ReferringURL",),
+    "conversion_data": ("ConversionData",),
+}
+TEXT_FIELDS = ExtractRow._fields[7:]
+# Text fields kept in columns of bounded length; the others are unbounded.
+BOUNDED_FIELDS = TEXT_FIELDS[:6]
+ID_FIELDS = ("member_id", "job_id", "subscriber_id", "batch_id", "url_id")
+OPTIONAL_IDS = ("batch_id", "url_id")
+
+
+def _normalise(header: str) -> str:
+    return "".join(header.split()).casefold()
+
+
+def map_columns(headers: list[str], name: str) -> dict[str, int]:
+    """The position of each known field in ``headers``, by header name."""
+    positions: dict[str, int] = {}
+    for position, header in enumerate(headers):
+        positions.setdefault(_normalise(header), position)
+    missing = [
+        header
+        for header in REQUIRED_COLUMNS.values()
+        if _normalise(header) not in positions
+    ]
+    if len(missing) == len(REQUIRED_COLUMNS):
+        raise ExtractError(
+            f"{name} is not the conversions file of a Tracking Extract: its first "
+            f"line names none of the columns {', '.join(missing)}.",
+            line=1,
+        )
+    if missing:
+        raise ExtractError(
+            f"{name} lacks the required column(s) {', '.join(missing)}.", line=1
+        )
+    index = {
+        field: positions[_normalise(header)]
+        for field, header in REQUIRED_COLUMNS.items()
+    }
+    for field, aliases in OPTIONAL_COLUMNS.items():
+        found = [positions[_normalise(a)] for a in aliases if _normalise(a) in positions]
+        if found:
+            index[field] = found[0]
+    return index
+
+
+class ExtractReader:
+    """The rows of one conversions file, read once, in batches."""
+
+    def __init__(
+        self, name: str, text: IO[str], zone: tzinfo, *, keep_email: bool = False
+    ) -> None:
+        self.name = name
+        self.keep_email = keep_email
+        self._lines_read = [0]
+        lines = read_lines(text, self._lines_read)
+        header_line = next(lines, None)
+        if header_line is None or not header_line.strip():
+            raise ExtractError(f"{name} is empty: it has no header line.", line=1)
+        delimiter = "\t" if "\t" in header_line else ","
+        header = next(csv.reader([header_line], delimiter=delimiter))
+        self.headers = [cell.strip() for cell in header]
+        self._index = map_columns(self.headers, name)
+        self._rows = csv.reader(lines, delimiter=delimiter)
+        self._parse_date = DateParser(zone)
+
+    @property
+    def lines_read(self) -> int:
+        return self._lines_read[0]
+
+    def batches(self, size: int = BATCH_SIZE) -> Iterator[list[ExtractRow]]:
+        """Lists of at most ``size`` rows, until the file ends."""
+        index = dict(self._index)
+        if not self.keep_email:
+            index.pop("email_address", None)
+        parse = _row_parser(index, len(self.headers), self._parse_date)
+        batch: list[ExtractRow] = []
+        try:
+            for cells in self._rows:
+                if not cells:
+                    continue
+                try:
+                    batch.append(parse(cells))
+                except (ValueError, IndexError, KeyError):
+                    raise self._diagnose(cells) from None
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+        except csv.Error as exc:
+            raise ExtractError(f"Not valid CSV: {exc}.", line=self.lines_read) from exc
+        if batch:
+            yield batch
+
+    def _diagnose(self, cells: list[str]) -> ExtractError:
+        width = len(self.headers)
+        if len(cells) - 1 < width:
+            return ExtractError(
+                f"The row has {len(cells) - 1} values where the header names {width}.",
+                line=self.lines_read,
+            )
+        for field in ID_FIELDS:
+            if field not in self._index:
+                continue
+            try:
+                check_identifier(
+                    cells[self._index[field]], required=field not in OPTIONAL_IDS
+                )
+            except ValueError as exc:
+                return self._cell_error(field, str(exc))
+        try:
+            self._parse_date(cells[self._index["event_date"]])
+        except (ValueError, KeyError):
+            return self._cell_error(
+                "event_date", "not a date and time like 11/26/2026 3:04:05 PM"
+            )
+        too_long = (
+            self._cell_error(field, f"longer than {MAX_TEXT_LENGTH} characters")
+            for field in BOUNDED_FIELDS
+            if len(cells[self._index.get(field, -1)]) > MAX_TEXT_LENGTH
+        )
+        return next(too_long, ExtractError("unreadable row", line=self.lines_read))
+
+    def _cell_error(self, field: str, problem: str) -> ExtractError:
+        column = self.headers[self._index[field]]
+        return ExtractError(problem, line=self.lines_read, column=column)
+
+
+def _row_parser(
+    index: dict[str, int], width: int, parse_date: DateParser
+) -> Callable[[list[str]], ExtractRow]:
+    # The path every row takes: each check is cheap and names no column; when
+    # one fails, ExtractReader._diagnose looks again to say which. Absent
+    # columns sit at -1: each row gets an empty cell appended for them.
+    get_ids = itemgetter(*(index.get(field, -1) for field in ID_FIELDS))
+    date_at = index["event_date"]
+    get_texts = itemgetter(*(index.get(field, -1) for field in TEXT_FIELDS))
+    get_bounded = itemgetter(*(index.get(field, -1) for field in BOUNDED_FIELDS))
+    get_key = itemgetter(
+        *(at for field, at in index.items() if field != "email_address")
+    )
+    blake2b = hashlib.blake2b
+    new_row = tuple.__new__
+
+    def parse(cells: list[str]) -> ExtractRow:
+        cells.append("")
+        if len(cells) <= width:
+            raise IndexError
+        member, job, subscriber, batch, url = get_ids(cells)
+        digits = member + job + subscriber + batch + url
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError
+        member_id = int(member)
+        job_id = int(job)
+        subscriber_id = int(subscriber)
+        batch_id = int(batch) if batch else None
+        url_id = int(url) if url else None
+        if max(member_id, job_id, subscriber_id, batch_id or 0, url_id or 0) > MAX_ID:
+            raise ValueError
+        event_date = parse_date(cells[date_at])
+        if max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:
+            raise ValueError
+        key = blake2b("\x1f".join(get_key(cells)).encode(), digest_size=16)
+        head = (key.hexdigest(), member_id, job_id, subscriber_id, batch_id)
+        return new_row(ExtractRow, (*head, event_date, url_id, *get_texts(cells)))
+
+    return parse
+
+
+@contextmanager
+def open_extract(
+    path: str | Path, zone: tzinfo, *, keep_email: bool = False
+) -> Iterator[ExtractReader]:
+    """Open an extract (ZIP or bare CSV) and yield a reader of its conversions.
+
+    ``EmailAddress`` is read only when ``keep_email`` says so: otherwise every
+    row carries ``""`` in its place.
+    """
+    with open_text(path) as (name, text):
+        yield ExtractReader(name, text, zone, keep_email=keep_email)

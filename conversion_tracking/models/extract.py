@@ -1,0 +1,142 @@
+"""Imported Tracking Extracts: what MCE recorded, to check the mirror against."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from conversion_tracking.extract_values import MAX_TEXT_LENGTH
+from conversion_tracking.models.mirror import Conversion
+
+
+class ImportStatus(models.TextChoices):
+    IMPORTED = "imported", _("imported")
+    RECONCILED = "reconciled", _("reconciled")
+
+
+class ExtractImport(models.Model):
+    """One imported extract file, with what reconciling its time range found."""
+
+    file_name = models.CharField(_("file name"), max_length=255)
+    checksum = models.CharField(
+        _("SHA-256 checksum"),
+        max_length=64,
+        unique=True,
+        editable=False,
+        help_text=_("The same file is never imported twice."),
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, help_text=_("The time zone of EventDate.")
+    )
+    row_count = models.PositiveIntegerField(_("rows in the file"), default=0)
+    added_count = models.PositiveIntegerField(
+        _("rows added"),
+        default=0,
+        help_text=_("Rows not already imported from an earlier, overlapping extract."),
+    )
+    covers_from = models.DateTimeField(_("covers from"), null=True, blank=True)
+    covers_until = models.DateTimeField(_("covers until"), null=True, blank=True)
+    confirmed_count = models.PositiveIntegerField(_("confirmed"), default=0)
+    missing_count = models.PositiveIntegerField(_("missing"), default=0)
+    mce_only_count = models.PositiveIntegerField(_("recorded by MCE only"), default=0)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=ImportStatus.choices,
+        default=ImportStatus.IMPORTED,
+    )
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("imported by"),
+    )
+    imported_at = models.DateTimeField(_("imported at"), default=timezone.now)
+    reconciled_at = models.DateTimeField(_("reconciled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("extract import")
+        verbose_name_plural = _("extract imports")
+        ordering = ["-imported_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.imported_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def match_rate(self) -> float | None:
+        """The share of conversions in the covered range that MCE recorded."""
+        checked = self.confirmed_count + self.missing_count
+        return self.confirmed_count / checked if checked else None
+
+
+class ExtractedConversion(models.Model):
+    """One row of an extract's conversions file."""
+
+    extract_import = models.ForeignKey(
+        ExtractImport,
+        on_delete=models.CASCADE,
+        related_name="rows",
+        verbose_name=_("imported with"),
+    )
+    row_key = models.CharField(
+        _("row key"),
+        max_length=32,
+        unique=True,
+        editable=False,
+        help_text=_("Identifies the row, so overlapping extracts add it once."),
+    )
+    member_id = models.BigIntegerField(_("member ID (MID)"))
+    job_id = models.BigIntegerField(_("job ID"))
+    subscriber_id = models.BigIntegerField(_("subscriber ID"))
+    batch_id = models.BigIntegerField(_("batch ID"), null=True, blank=True)
+    event_date = models.DateTimeField(_("event date"))
+    url_id = models.BigIntegerField(_("URL ID"), null=True, blank=True)
+    subscriber_key = models.CharField(
+        _("subscriber key"), max_length=MAX_TEXT_LENGTH, blank=True
+    )
+    list_id = models.CharField(_("list ID"), max_length=MAX_TEXT_LENGTH, blank=True)
+    event_type = models.CharField(
+        _("event type"), max_length=MAX_TEXT_LENGTH, blank=True
+    )
+    triggered_send_key = models.CharField(
+        _("triggered send external key"), max_length=MAX_TEXT_LENGTH, blank=True
+    )
+    email_address = models.CharField(
+        _("email address"),
+        max_length=MAX_TEXT_LENGTH,
+        blank=True,
+        help_text=_("Kept only when CONVERSION_TRACKING_STORE_EMAIL_ADDRESS is on."),
+    )
+    link_alias = models.CharField(
+        _("link alias"), max_length=MAX_TEXT_LENGTH, blank=True
+    )
+    url = models.TextField(_("URL"), blank=True)
+    referring_url = models.TextField(_("referring URL"), blank=True)
+    conversion_data = models.TextField(_("conversion data"), blank=True)
+    conversion = models.OneToOneField(
+        Conversion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="extracted",
+        verbose_name=_("matched conversion"),
+    )
+
+    class Meta:
+        verbose_name = _("extracted conversion")
+        verbose_name_plural = _("extracted conversions")
+        ordering = ["-event_date", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["member_id", "job_id", "subscriber_id"],
+                name="ct_extracted_ids_idx",
+            ),
+            models.Index(fields=["event_date"], name="ct_extracted_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.job_id} conversion at {self.event_date:%Y-%m-%d %H:%M}"

@@ -1,0 +1,164 @@
+"""Reconciling the mirror with imported extracts: confirmed, missing, pending.
+
+A conversion is matched to a row MCE recorded with the same MID, job,
+subscriber and batch (a batch missing on either side matches any), whose
+event time lies within ``CONVERSION_TRACKING_MATCH_TOLERANCE`` of the time the
+pixel was rendered. Each row confirms at most one conversion and each
+conversion is confirmed by at most one row; where several pairs compete, the
+closest in time wins. Every step is a set-based query, so a million rows cost
+a few statements, and a second run over the same data writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Case, Count, Exists, Max, Min, OuterRef, Q, Value, When
+from django.utils import timezone
+
+from conversion_tracking.conf import conf
+from conversion_tracking.models import (
+    Conversion,
+    ExtractedConversion,
+    ExtractImport,
+    ImportStatus,
+    Verification,
+)
+from conversion_tracking.reconcile_sql import (
+    link_closest_pairs,
+    roomy_cache,
+    unlink_stale,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The verification of the conversions in one time range."""
+
+    start: datetime | None
+    end: datetime | None
+    confirmed: int = 0
+    missing: int = 0
+    pending: int = 0
+    mce_only: int = 0
+
+    @property
+    def match_rate(self) -> float | None:
+        checked = self.confirmed + self.missing
+        return self.confirmed / checked if checked else None
+
+
+def reconcile(
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    tolerance: timedelta | None = None,
+) -> Reconciliation:
+    """Verify the conversions rendered between ``start`` and ``end``.
+
+    Without a range, everything any import covers is verified again.
+    """
+    if start is None or end is None:
+        span = ExtractImport.objects.aggregate(
+            first=Min("covers_from"), last=Max("covers_until")
+        )
+        start = start or span["first"]
+        end = end or span["last"]
+    if start is None or end is None:
+        return Reconciliation(start, end)
+    tolerance = tolerance or conf.MATCH_TOLERANCE
+    # A pixel rendered just before the first event MCE recorded (or just after
+    # the last) may still have been recorded inside the range.
+    first, last = start - tolerance, end + tolerance
+    with roomy_cache(), transaction.atomic():
+        unlinked = unlink_stale(first, last, tolerance)
+        linked = link_closest_pairs(first, last, tolerance)
+        changed = _update_verification(first, last)
+        _recount_imports(start, end, tolerance)
+        found = _count(start, end, tolerance)
+    logger.info(
+        "Reconciled %s to %s: %s links dropped, %s made, %s statuses changed",
+        start.isoformat(),
+        end.isoformat(),
+        unlinked,
+        linked,
+        changed,
+    )
+    return found
+
+
+def reconcile_import(extract_import: ExtractImport) -> Reconciliation:
+    """Verify the conversions in the time range ``extract_import`` covers."""
+    if extract_import.covers_from is None or extract_import.covers_until is None:
+        extract_import.status = ImportStatus.RECONCILED
+        extract_import.reconciled_at = timezone.now()
+        extract_import.save(update_fields=["status", "reconciled_at"])
+        return Reconciliation(None, None)
+    found = reconcile(extract_import.covers_from, extract_import.covers_until)
+    extract_import.refresh_from_db()
+    return found
+
+
+def _update_verification(start: datetime, end: datetime) -> int:
+    covered = ExtractImport.objects.filter(
+        covers_from__lte=OuterRef("created_at"), covers_until__gte=OuterRef("created_at")
+    )
+    matched = ExtractedConversion.objects.filter(conversion=OuterRef("pk"))
+    status = Case(
+        When(Exists(matched), then=Value(Verification.CONFIRMED)),
+        When(Exists(covered), then=Value(Verification.MISSING)),
+        default=Value(Verification.PENDING),
+    )
+    return (
+        Conversion.objects.filter(created_at__range=(start, end))
+        .exclude(verification=status)
+        .update(verification=status)
+    )
+
+
+def _recount_imports(start: datetime, end: datetime, tolerance: timedelta) -> None:
+    overlapping = ExtractImport.objects.filter(
+        covers_from__lte=end, covers_until__gte=start
+    )
+    now = timezone.now()
+    for extract_import in overlapping:
+        found = _count(
+            extract_import.covers_from,  # type: ignore[arg-type]
+            extract_import.covers_until,  # type: ignore[arg-type]
+            tolerance,
+        )
+        extract_import.confirmed_count = found.confirmed
+        extract_import.missing_count = found.missing
+        extract_import.mce_only_count = found.mce_only
+        extract_import.status = ImportStatus.RECONCILED
+        extract_import.reconciled_at = now
+        extract_import.save(
+            update_fields=[
+                "confirmed_count",
+                "missing_count",
+                "mce_only_count",
+                "status",
+                "reconciled_at",
+            ]
+        )
+
+
+def _count(start: datetime, end: datetime, tolerance: timedelta) -> Reconciliation:
+    """Conversions near the range (only those inside can be missing), and the
+    rows inside it that confirm none."""
+    near = (start - tolerance, end + tolerance)
+    statuses = Conversion.objects.filter(created_at__range=near).aggregate(
+        confirmed=Count("pk", filter=Q(verification=Verification.CONFIRMED)),
+        missing=Count("pk", filter=Q(verification=Verification.MISSING)),
+        pending=Count("pk", filter=Q(verification=Verification.PENDING)),
+    )
+    mce_only = ExtractedConversion.objects.filter(
+        event_date__range=(start, end), conversion=None
+    ).count()
+    return Reconciliation(start, end, mce_only=mce_only, **statuses)
+

@@ -1,0 +1,141 @@
+"""Builders of Tracking Extract files as MCE writes them, for the tests."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import zipfile
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+CENTRAL = ZoneInfo("Etc/GMT+6")
+
+# The documented columns of Conversions.csv, in MCE's order, plus newer ones.
+COLUMNS = (
+    "ClientID",
+    "SendID",
+    "SubscriberKey",
+    "EmailAddress",
+    "SubscriberID",
+    "ListID",
+    "EventDate",
+    "EventType",
+    "BatchID",
+    "TriggeredSendExternalKey",
+    "LinkAlias",
+    "URLID",
+    "ReferringURL",
+)
+
+# The other files a Data Extract Activity writes beside Conversions.csv.
+OTHER_FILES = {
+    "Sent.csv": "ClientID,SendID,SubscriberKey,SubscriberID,EventDate\r\n",
+    "Clicks.csv": "ClientID,SendID,SubscriberID,EventDate,URL\r\n",
+    "Opens.csv": "ClientID,SendID,SubscriberID,EventDate\r\n",
+}
+
+
+def event_date_text(moment: datetime, zone: ZoneInfo = CENTRAL) -> str:
+    """``moment`` as MCE writes ``EventDate``: ``11/26/2026 3:04:05 PM``."""
+    local = moment.astimezone(zone)
+    hour = local.hour % 12 or 12
+    meridiem = "AM" if local.hour < 12 else "PM"
+    return (
+        f"{local.month}/{local.day}/{local.year} "
+        f"{hour}:{local.minute:02d}:{local.second:02d} {meridiem}"
+    )
+
+
+def row(
+    *,
+    member_id: int = 6421787,
+    job_id: int = 2027714,
+    subscriber_id: int = 151496521,
+    batch_id: int | str = 1,
+    event_date: datetime | str,
+    email: str = "ann@example.com",
+    **extra: str,
+) -> dict[str, str]:
+    """One row of Conversions.csv, as text by column name."""
+    when = event_date if isinstance(event_date, str) else event_date_text(event_date)
+    values = {
+        "ClientID": str(member_id),
+        "SendID": str(job_id),
+        "SubscriberKey": f"key-{subscriber_id}",
+        "EmailAddress": email,
+        "SubscriberID": str(subscriber_id),
+        "ListID": "1940",
+        "EventDate": when,
+        "EventType": "Conversion",
+        "BatchID": str(batch_id),
+        "TriggeredSendExternalKey": "",
+        "LinkAlias": "Signup",
+        "URLID": "55981221",
+        "ReferringURL": "https://www.example.com/thanks/",
+    }
+    values.update(extra)
+    return values
+
+
+def csv_text(
+    rows: Iterable[Mapping[str, str]],
+    *,
+    columns: Iterable[str] = COLUMNS,
+    delimiter: str = "\t",
+    quoted: bool = False,
+) -> str:
+    """The text of a conversions file with a header line, CRLF line ends."""
+    names = list(columns)
+
+    def cell(value: str) -> str:
+        if not quoted:
+            return value
+        return '"' + value.replace('"', '""') + '"'
+
+    lines = [delimiter.join(cell(name) for name in names)]
+    lines.extend(delimiter.join(cell(r.get(name, "")) for name in names) for r in rows)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def encode(text: str, encoding: str = "utf-16-le") -> bytes:
+    """``text`` as bytes with the byte order mark MCE writes for ``encoding``."""
+    if encoding == "utf-16-le":
+        return codecs.BOM_UTF16_LE + text.encode("utf-16-le")
+    if encoding == "utf-16-be":
+        return codecs.BOM_UTF16_BE + text.encode("utf-16-be")
+    if encoding == "utf-8-sig":
+        return text.encode("utf-8-sig")
+    return text.encode(encoding)
+
+
+def zipped(
+    conversions: bytes,
+    *,
+    name: str = "Conversions.csv",
+    others: Mapping[str, str] = OTHER_FILES,
+) -> bytes:
+    """A ZIP as a Data Extract Activity writes it, with ``conversions`` inside."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for other, text in others.items():
+            archive.writestr(other, encode(text))
+        archive.writestr(name, conversions)
+    return buffer.getvalue()
+
+
+def utf16_tab_zip(rows: Iterable[Mapping[str, str]], **options: str) -> bytes:
+    """The commonest shape: a ZIP holding UTF-16 tab-delimited files."""
+    return zipped(encode(csv_text(rows, delimiter="\t")), **options)  # type: ignore[arg-type]
+
+
+def utf8_comma_csv(rows: Iterable[Mapping[str, str]], *, quoted: bool = True) -> bytes:
+    """A bare conversions file, UTF-8 without BOM, comma-delimited."""
+    return encode(csv_text(rows, delimiter=",", quoted=quoted), "utf-8")
+
+
+def write(directory: Path, name: str, content: bytes) -> Path:
+    path = directory / name
+    path.write_bytes(content)
+    return path
