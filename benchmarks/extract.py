@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/extract.py [--rows 1000000] [--databases sqlite,postgresql]
+    .venv/bin/python benchmarks/extract.py [--rows 1000000] \\
+        [--databases sqlite,postgresql]
 
 The script writes a zipped, UTF-16, tab-delimited extract of ``--rows`` rows
 (beside a ``Sent.csv``) and times a bare ``csv.reader`` pass over it: the
@@ -115,13 +116,14 @@ def worker(database_url: str, extract: Path, rows: int) -> dict[str, float]:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
     from conversion_tracking.importer import import_extract
     from conversion_tracking.reconcile import reconcile_import
 
     call_command("migrate", verbosity=0)
-    load_conversions(connection, rows)
+    with transaction.atomic():
+        load_conversions(connection, rows)
     baseline = peak_rss_mb()
     started = time.perf_counter()
     result = import_extract(extract, reconcile=False)
@@ -232,7 +234,14 @@ def run(directory: Path, options: argparse.Namespace) -> None:
         else:
             url = f"sqlite:///{directory / 'bench.sqlite3'}"
         process = subprocess.run(
-            [sys.executable, __file__, "--worker", url, str(extract), str(options.rows)],
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                url,
+                str(extract),
+                str(options.rows),
+            ],
             capture_output=True,
             text=True,
             check=True,

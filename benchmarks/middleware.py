@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/middleware.py [--rounds 41] [--requests 500]
+    .venv/bin/python benchmarks/middleware.py [--rounds 151] [--requests 150]
 
 Each stack is a real ``WSGIHandler`` (request signals, URL resolution, the
 middleware chain, a trivial view) called in-process with a fresh WSGI environ
@@ -309,8 +309,8 @@ def report(results: dict[str, list[float]], rounds: int, count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=41)
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=151)
+    parser.add_argument("--requests", type=int, default=150)
     arguments = parser.parse_args()
 
     configure()

@@ -8,13 +8,13 @@ the line (the header is line 1) and the column. Nothing here knows about models.
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, NamedTuple
+from zlib import crc32
 
 from conversion_tracking.extract_archive import ExtractError, open_text, read_lines
 from conversion_tracking.extract_values import (
@@ -30,14 +30,19 @@ BATCH_SIZE = 5000
 
 
 class ExtractRow(NamedTuple):
-    """One conversion recorded by MCE; text fields are ``""`` when absent."""
+    """One conversion recorded by MCE; text fields are ``""`` when absent.
 
-    row_key: str
+    ``fingerprint`` is the CRC-32 of the row's other values (not its email
+    address): with the IDs and the event date it identifies the row, so that
+    overlapping extracts store it once.
+    """
+
     member_id: int
     job_id: int
     subscriber_id: int
-    batch_id: int | None
     event_date: datetime
+    fingerprint: int
+    batch_id: int | None
     url_id: int | None
     subscriber_key: str
     list_id: str
@@ -106,7 +111,9 @@ def map_columns(headers: list[str], name: str) -> dict[str, int]:
         for field, header in REQUIRED_COLUMNS.items()
     }
     for field, aliases in OPTIONAL_COLUMNS.items():
-        found = [positions[_normalise(a)] for a in aliases if _normalise(a) in positions]
+        found = [
+            positions[_normalise(a)] for a in aliases if _normalise(a) in positions
+        ]
         if found:
             index[field] = found[0]
     return index
@@ -203,10 +210,10 @@ def _row_parser(
     date_at = index["event_date"]
     get_texts = itemgetter(*(index.get(field, -1) for field in TEXT_FIELDS))
     get_bounded = itemgetter(*(index.get(field, -1) for field in BOUNDED_FIELDS))
-    get_key = itemgetter(
-        *(at for field, at in index.items() if field != "email_address")
+    identity = ("member_id", "job_id", "subscriber_id", "event_date", "email_address")
+    get_others = itemgetter(
+        *(index.get(field, -1) for field in ExtractRow._fields if field not in identity)
     )
-    blake2b = hashlib.blake2b
     new_row = tuple.__new__
 
     def parse(cells: list[str]) -> ExtractRow:
@@ -227,9 +234,9 @@ def _row_parser(
         event_date = parse_date(cells[date_at])
         if max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:
             raise ValueError
-        key = blake2b("\x1f".join(get_key(cells)).encode(), digest_size=16)
-        head = (key.hexdigest(), member_id, job_id, subscriber_id, batch_id)
-        return new_row(ExtractRow, (*head, event_date, url_id, *get_texts(cells)))
+        fingerprint = crc32("\x1f".join(get_others(cells)).encode())
+        head = (member_id, job_id, subscriber_id, event_date, fingerprint)
+        return new_row(ExtractRow, (*head, batch_id, url_id, *get_texts(cells)))
 
     return parse
 

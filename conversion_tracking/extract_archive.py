@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 CONVERSIONS_FILE_NAME = "conversions.csv"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -103,7 +103,7 @@ def _open_member(raw: io.BufferedReader) -> Iterator[tuple[str, IO[str]]]:
         info = _find_conversions(archive)
         _refuse_bomb(info)
         try:
-            member = archive.open(info)
+            member = cast(zipfile.ZipExtFile, archive.open(info))
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
             raise ExtractError(f"{info.filename} cannot be read ({exc}).") from exc
         with member, _decode(member) as text:
@@ -127,7 +127,9 @@ def _find_conversions(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
         )
     if len(found) > 1:
         names = ", ".join(info.filename for info in found)
-        raise ExtractError(f"The ZIP file holds more than one conversions file: {names}.")
+        raise ExtractError(
+            f"The ZIP file holds more than one conversions file: {names}."
+        )
     return found[0]
 
 

@@ -32,7 +32,9 @@ class DateParser:
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone
         self._minutes: dict[str, datetime] = {}
-        self._seconds = {f"{second:02d}": timedelta(seconds=second) for second in range(60)}
+        self._seconds = {
+            f"{second:02d}": timedelta(seconds=second) for second in range(60)
+        }
 
     def __call__(self, value: str) -> datetime:
         # "11/26/2026 3:04:05 PM": the minute "11/26/2026 3:04:" and " PM" make
@@ -50,7 +52,12 @@ class DateParser:
         year = _digits(years, 4, 4)
         hours, minutes, nothing = clock.split(":")
         hour, minute = _digits(hours, 1, 2), _digits(minutes, 2, 2)
-        if year < 1900 or not 1 <= hour <= 12 or nothing or meridiem not in ("AM", "PM"):
+        if (
+            year < 1900
+            or not 1 <= hour <= 12
+            or nothing
+            or meridiem not in ("AM", "PM")
+        ):
             raise ValueError(key)
         hour = hour % 12 + (12 if meridiem == "PM" else 0)
         local = datetime(year, month, date, hour, minute, tzinfo=self.zone)

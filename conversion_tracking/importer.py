@@ -109,4 +109,3 @@ def import_extract(
         load.added,
     )
     return ImportResult(record, duplicate=False, load=load, reconciliation=found)
-

@@ -117,7 +117,7 @@ def _copy_rows(
         cursor.execute(
             f"INSERT INTO {_table()} (extract_import_id, {columns}) "  # noqa: S608
             f"SELECT %s, {columns} FROM {LOAD_TABLE} "
-            "ON CONFLICT (row_key) DO NOTHING",
+            "ON CONFLICT DO NOTHING",
             [import_id],
         )
         result.added = cursor.rowcount
@@ -134,16 +134,15 @@ def _insert_rows(
     placeholders = ", ".join(["%s"] * (len(COLUMNS) + 1))
     sql = (
         f"INSERT INTO {_table()} (extract_import_id, {_column_list()}) "  # noqa: S608
-        f"VALUES ({placeholders}) ON CONFLICT (row_key) DO NOTHING"
+        f"VALUES ({placeholders}) ON CONFLICT DO NOTHING"
     )
     adapt = _database_time()
-    head, tail = slice(0, _EVENT_DATE), slice(_EVENT_DATE + 1, None)
     with connection.cursor() as cursor:
         for batch in batches:
             cursor.executemany(
                 sql,
                 [
-                    (import_id, *row[head], adapt(row[_EVENT_DATE]), *row[tail])
+                    (import_id, *row[:3], adapt(row.event_date), *row[4:])
                     for row in batch
                 ],
             )

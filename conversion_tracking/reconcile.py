@@ -95,7 +95,7 @@ def reconcile(
 def reconcile_import(extract_import: ExtractImport) -> Reconciliation:
     """Verify the conversions in the time range ``extract_import`` covers."""
     if extract_import.covers_from is None or extract_import.covers_until is None:
-        extract_import.status = ImportStatus.RECONCILED
+        extract_import.status = str(ImportStatus.RECONCILED)
         extract_import.reconciled_at = timezone.now()
         extract_import.save(update_fields=["status", "reconciled_at"])
         return Reconciliation(None, None)
@@ -106,19 +106,20 @@ def reconcile_import(extract_import: ExtractImport) -> Reconciliation:
 
 def _update_verification(start: datetime, end: datetime) -> int:
     covered = ExtractImport.objects.filter(
-        covers_from__lte=OuterRef("created_at"), covers_until__gte=OuterRef("created_at")
+        covers_from__lte=OuterRef("created_at"),
+        covers_until__gte=OuterRef("created_at"),
     )
     matched = ExtractedConversion.objects.filter(conversion=OuterRef("pk"))
     status = Case(
-        When(Exists(matched), then=Value(Verification.CONFIRMED)),
-        When(Exists(covered), then=Value(Verification.MISSING)),
-        default=Value(Verification.PENDING),
+        When(Exists(matched), then=Value(str(Verification.CONFIRMED))),
+        When(Exists(covered), then=Value(str(Verification.MISSING))),
+        default=Value(str(Verification.PENDING)),
     )
-    return (
-        Conversion.objects.filter(created_at__range=(start, end))
-        .exclude(verification=status)
-        .update(verification=status)
+    # Only rows whose status changes are written: a second run writes none.
+    changed = Conversion.objects.filter(created_at__range=(start, end)).exclude(
+        verification=status
     )
+    return int(changed.update(verification=status))
 
 
 def _recount_imports(start: datetime, end: datetime, tolerance: timedelta) -> None:
@@ -128,8 +129,8 @@ def _recount_imports(start: datetime, end: datetime, tolerance: timedelta) -> No
     now = timezone.now()
     for extract_import in overlapping:
         found = _count(
-            extract_import.covers_from,  # type: ignore[arg-type]
-            extract_import.covers_until,  # type: ignore[arg-type]
+            extract_import.covers_from,
+            extract_import.covers_until,
             tolerance,
         )
         extract_import.confirmed_count = found.confirmed
@@ -161,4 +162,3 @@ def _count(start: datetime, end: datetime, tolerance: timedelta) -> Reconciliati
         event_date__range=(start, end), conversion=None
     ).count()
     return Reconciliation(start, end, mce_only=mce_only, **statuses)
-

@@ -47,14 +47,20 @@ def roomy_cache() -> Iterator[None]:
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
-def _names() -> dict[str, str]:
+def _sql(template: str, **parts: str) -> str:
+    """``template`` with the quoted table names (and ``parts``) filled in.
+
+    Only identifiers and SQL fragments of this module are formatted into the
+    text; every value travels as a query parameter.
+    """
     quote = connection.ops.quote_name
-    return {
-        "rows": quote(ExtractedConversion._meta.db_table),
-        "conversions": quote(Conversion._meta.db_table),
-        "pairs": PAIRS,
-        "links": LINKS,
-    }
+    return template.format(
+        rows=quote(ExtractedConversion._meta.db_table),
+        conversions=quote(Conversion._meta.db_table),
+        pairs=PAIRS,
+        links=LINKS,
+        **parts,
+    )
 
 
 def _time(moment: datetime) -> Any:
@@ -90,14 +96,15 @@ def unlink_stale(start: datetime, end: datetime, tolerance: timedelta) -> int:
     """Drop links of conversions in the range that no longer pair (a narrower
     tolerance, say); returns how many."""
     condition, params = _pair_condition(tolerance)
-    sql = (
+    sql = _sql(
         "UPDATE {rows} SET conversion_id = NULL WHERE conversion_id IN ("
         "SELECT c.id FROM {conversions} c JOIN {rows} e ON e.conversion_id = c.id "
-        "WHERE c.created_at BETWEEN %s AND %s AND NOT ({condition}))"
-    ).format(condition=condition, **_names())
+        "WHERE c.created_at BETWEEN %s AND %s AND NOT ({condition}))",
+        condition=condition,
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [_time(start), _time(end), *params])
-        return max(cursor.rowcount, 0)
+        return int(max(cursor.rowcount, 0))
 
 
 def link_closest_pairs(start: datetime, end: datetime, tolerance: timedelta) -> int:
@@ -108,13 +115,12 @@ def link_closest_pairs(start: datetime, end: datetime, tolerance: timedelta) -> 
     ID), then drops the pairs those two took part in, until none is left.
     The globally closest pair always qualifies, so every round links some.
     """
-    names = _names()
     condition, params = _pair_condition(tolerance)
     linked = 0
     with connection.cursor() as cursor:
         _drop(cursor)
         cursor.execute(
-            (
+            _sql(
                 "CREATE TEMPORARY TABLE {pairs} AS "
                 "SELECT c.id AS conversion_id, e.id AS row_id, "
                 "{distance} AS distance "
@@ -124,8 +130,10 @@ def link_closest_pairs(start: datetime, end: datetime, tolerance: timedelta) -> 
                 "AND e.event_date BETWEEN %s AND %s "
                 "AND e.conversion_id IS NULL AND NOT EXISTS ("
                 "SELECT 1 FROM {rows} x WHERE x.conversion_id = c.id) "
-                "AND {condition}"
-            ).format(distance=_distance(), condition=condition, **names),
+                "AND {condition}",
+                distance=_distance(),
+                condition=condition,
+            ),
             [
                 _time(start),
                 _time(end),
@@ -134,40 +142,48 @@ def link_closest_pairs(start: datetime, end: datetime, tolerance: timedelta) -> 
                 *params,
             ],
         )
-        while added := _link_round(cursor, names):
+        while added := _link_round(cursor):
             linked += added
         _drop(cursor)
     return linked
 
 
-def _link_round(cursor: CursorWrapper, names: dict[str, str]) -> int:
+def _link_round(cursor: CursorWrapper) -> int:
     cursor.execute(
-        "CREATE TEMPORARY TABLE {links} AS "
-        "SELECT conversion_id, row_id FROM ("
-        "SELECT conversion_id, row_id, "
-        "ROW_NUMBER() OVER (PARTITION BY conversion_id ORDER BY distance, row_id) "
-        "AS by_conversion, "
-        "ROW_NUMBER() OVER (PARTITION BY row_id ORDER BY distance, conversion_id) "
-        "AS by_row FROM {pairs}) ranked "
-        "WHERE by_conversion = 1 AND by_row = 1".format(**names)
+        _sql(
+            "CREATE TEMPORARY TABLE {links} AS "
+            "SELECT conversion_id, row_id FROM ("
+            "SELECT conversion_id, row_id, "
+            "ROW_NUMBER() OVER (PARTITION BY conversion_id ORDER BY distance, row_id) "
+            "AS by_conversion, "
+            "ROW_NUMBER() OVER (PARTITION BY row_id ORDER BY distance, conversion_id) "
+            "AS by_row FROM {pairs}) ranked "
+            "WHERE by_conversion = 1 AND by_row = 1"
+        )
     )
     if connection.vendor == "postgresql":
         cursor.execute(
-            "UPDATE {rows} SET conversion_id = l.conversion_id FROM {links} l "
-            "WHERE {rows}.id = l.row_id".format(**names)
+            _sql(
+                "UPDATE {rows} SET conversion_id = l.conversion_id FROM {links} l "
+                "WHERE {rows}.id = l.row_id"
+            )
         )
     else:
-        cursor.execute("CREATE INDEX {links}_row ON {links} (row_id)".format(**names))
+        cursor.execute(_sql("CREATE INDEX {links}_row ON {links} (row_id)"))
         cursor.execute(
-            "UPDATE {rows} SET conversion_id = (SELECT l.conversion_id FROM {links} l "
-            "WHERE l.row_id = {rows}.id) "
-            "WHERE id IN (SELECT row_id FROM {links})".format(**names)
+            _sql(
+                "UPDATE {rows} SET conversion_id = ("
+                "SELECT l.conversion_id FROM {links} l WHERE l.row_id = {rows}.id) "
+                "WHERE id IN (SELECT row_id FROM {links})"
+            )
         )
-    added = max(cursor.rowcount, 0)
+    added = int(max(cursor.rowcount, 0))
     cursor.execute(
-        "DELETE FROM {pairs} WHERE conversion_id IN "
-        "(SELECT conversion_id FROM {links}) "
-        "OR row_id IN (SELECT row_id FROM {links})".format(**names)
+        _sql(
+            "DELETE FROM {pairs} WHERE conversion_id IN "
+            "(SELECT conversion_id FROM {links}) "
+            "OR row_id IN (SELECT row_id FROM {links})"
+        )
     )
     cursor.execute(f"DROP TABLE {LINKS}")
     return added

@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
+from conversion_tracking.admin import extract as extract
 from conversion_tracking.admin import mirror as mirror

@@ -81,19 +81,23 @@ class ExtractedConversion(models.Model):
         on_delete=models.CASCADE,
         related_name="rows",
         verbose_name=_("imported with"),
-    )
-    row_key = models.CharField(
-        _("row key"),
-        max_length=32,
-        unique=True,
-        editable=False,
-        help_text=_("Identifies the row, so overlapping extracts add it once."),
+        # Rows are looked up by IDs and dates, never by import: an index here
+        # would only slow every load down.
+        db_index=False,
     )
     member_id = models.BigIntegerField(_("member ID (MID)"))
     job_id = models.BigIntegerField(_("job ID"))
     subscriber_id = models.BigIntegerField(_("subscriber ID"))
-    batch_id = models.BigIntegerField(_("batch ID"), null=True, blank=True)
     event_date = models.DateTimeField(_("event date"))
+    fingerprint = models.BigIntegerField(
+        _("fingerprint"),
+        editable=False,
+        help_text=_(
+            "CRC-32 of the row's other values: with the IDs and the event date it "
+            "identifies the row, so overlapping extracts add it once."
+        ),
+    )
+    batch_id = models.BigIntegerField(_("batch ID"), null=True, blank=True)
     url_id = models.BigIntegerField(_("URL ID"), null=True, blank=True)
     subscriber_key = models.CharField(
         _("subscriber key"), max_length=MAX_TEXT_LENGTH, blank=True
@@ -130,13 +134,20 @@ class ExtractedConversion(models.Model):
         verbose_name = _("extracted conversion")
         verbose_name_plural = _("extracted conversions")
         ordering = ["-event_date", "-pk"]
-        indexes = [
-            models.Index(
-                fields=["member_id", "job_id", "subscriber_id"],
-                name="ct_extracted_ids_idx",
-            ),
-            models.Index(fields=["event_date"], name="ct_extracted_date_idx"),
+        constraints = [
+            # Also the index reconciliation looks rows up by.
+            models.UniqueConstraint(
+                fields=[
+                    "member_id",
+                    "job_id",
+                    "subscriber_id",
+                    "event_date",
+                    "fingerprint",
+                ],
+                name="ct_extracted_unique_row",
+            )
         ]
+        indexes = [models.Index(fields=["event_date"], name="ct_extracted_date_idx")]
 
     def __str__(self) -> str:
         return f"Job {self.job_id} conversion at {self.event_date:%Y-%m-%d %H:%M}"

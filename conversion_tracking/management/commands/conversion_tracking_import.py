@@ -38,7 +38,9 @@ class Progress:
             return
         self.shown = now
         rate = rows / (now - self.started)
-        self.command.stderr.write(f"\r{rows:,} rows read, {rate:,.0f} rows/s", ending="")
+        self.command.stderr.write(
+            f"\r{rows:,} rows read, {rate:,.0f} rows/s", ending=""
+        )
 
     def finish(self) -> None:
         if self.shown != self.started:
@@ -91,7 +93,9 @@ class Command(BaseCommand):
         except ExtractError as exc:
             raise CommandError(f"{options['path']}: {exc}") from None
         except OSError as exc:
-            raise CommandError(f"{options['path']} cannot be read: {exc.strerror}.") from None
+            raise CommandError(
+                f"{options['path']} cannot be read: {exc.strerror}."
+            ) from None
         finally:
             progress.finish()
         self._summarise(result, time.monotonic() - progress.started)

@@ -1,0 +1,301 @@
+"""Admin for imported extracts: their counts, their rows, and the upload page."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_protect
+
+from conversion_tracking.conf import conf
+from conversion_tracking.extract import ExtractError
+from conversion_tracking.importer import import_extract
+from conversion_tracking.models import (
+    Conversion,
+    ExtractedConversion,
+    ExtractImport,
+    Verification,
+)
+
+if TYPE_CHECKING:
+    AdminBase = admin.ModelAdmin[Any]
+else:
+    AdminBase = admin.ModelAdmin
+
+UPLOAD_TEMPLATE = "conversion_tracking/admin/extract_upload.html"
+
+
+class ExtractUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Extract file"),
+        help_text=_("The Tracking Extract's ZIP file, or its Conversions.csv."),
+    )
+    time_zone = forms.CharField(
+        label=_("Time zone of EventDate"),
+        max_length=64,
+        help_text=_("An IANA name: Etc/GMT+6 is MCE's system time (UTC-6 all year)."),
+    )
+    covers_from = forms.DateTimeField(
+        label=_("Covers from"),
+        required=False,
+        help_text=_("In the extract's time zone. Default: its first EventDate."),
+    )
+    covers_until = forms.DateTimeField(
+        label=_("Covers until"),
+        required=False,
+        help_text=_("In the extract's time zone. Default: its last EventDate."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].initial = str(conf.EXTRACT_TIME_ZONE)
+
+    def clean_time_zone(self) -> ZoneInfo:
+        name = self.cleaned_data["time_zone"]
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(
+                _("Not a known time zone: use an IANA name such as Etc/GMT+6.")
+            ) from None
+
+    def in_zone(self, field: str) -> datetime | None:
+        """A covered-range field read in the extract's time zone, not the site's."""
+        value: datetime | None = self.cleaned_data.get(field)
+        if value is None:
+            return None
+        return timezone.make_naive(value).replace(tzinfo=self.cleaned_data["time_zone"])
+
+
+def _changelist(model: type[Model], **params: str) -> str | None:
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
+    try:
+        return f"{reverse(name)}?{urlencode(params)}"
+    except NoReverseMatch:
+        return None
+
+
+@admin.register(ExtractImport)
+class ExtractImportAdmin(AdminBase):
+    list_display = (
+        "file_name",
+        "imported_at",
+        "covered_range",
+        "row_count",
+        "added_count",
+        "confirmed_count",
+        "missing_conversions",
+        "mce_only_rows",
+        "match_rate_display",
+        "status",
+    )
+    list_filter = ("status", "imported_at")
+    search_fields = ("file_name", "checksum")
+    date_hierarchy = "imported_at"
+    readonly_fields = (
+        *list_display,
+        "time_zone",
+        "checksum",
+        "imported_by",
+        "covers_from",
+        "covers_until",
+        "reconciled_at",
+    )
+    fields = readonly_fields
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: ExtractImport | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ExtractImport | None = None
+    ) -> bool:
+        return False
+
+    @admin.display(description=_("covers"))
+    def covered_range(self, record: ExtractImport) -> str:
+        if record.covers_from is None or record.covers_until is None:
+            return "-"
+        zone = ZoneInfo(record.time_zone)
+        start = record.covers_from.astimezone(zone)
+        end = record.covers_until.astimezone(zone)
+        return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({record.time_zone})"
+
+    @admin.display(description=_("missing"), ordering="missing_count")
+    def missing_conversions(self, record: ExtractImport) -> str:
+        if not record.missing_count or record.covers_from is None:
+            return str(record.missing_count)
+        url = _changelist(
+            Conversion,
+            verification__exact=str(Verification.MISSING),
+            created_at__gte=record.covers_from.isoformat(),
+            created_at__lte=record.covers_until.isoformat(),  # type: ignore[union-attr]
+        )
+        if url is None:
+            return str(record.missing_count)
+        return format_html('<a href="{}">{}</a>', url, record.missing_count)
+
+    @admin.display(description=_("recorded by MCE only"), ordering="mce_only_count")
+    def mce_only_rows(self, record: ExtractImport) -> str:
+        if not record.mce_only_count or record.covers_from is None:
+            return str(record.mce_only_count)
+        url = _changelist(
+            ExtractedConversion,
+            conversion__isnull="True",
+            event_date__gte=record.covers_from.isoformat(),
+            event_date__lte=record.covers_until.isoformat(),  # type: ignore[union-attr]
+        )
+        return format_html('<a href="{}">{}</a>', url, record.mce_only_count)
+
+    @admin.display(description=_("match rate"))
+    def match_rate_display(self, record: ExtractImport) -> str:
+        rate = record.match_rate
+        return "-" if rate is None else f"{rate:.1%}"
+
+    def add_view(
+        self,
+        request: HttpRequest,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The upload page, in place of the usual add form.
+
+        Marked CSRF-exempt so that nothing reads the request body before the
+        upload handlers are set; the check itself runs in ``_upload``.
+        """
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            _stream_to_disk(request)
+        return self._upload(request)
+
+    add_view.csrf_exempt = True  # type: ignore[attr-defined]
+
+    @method_decorator(csrf_protect)
+    def _upload(self, request: HttpRequest) -> HttpResponse:
+        form = ExtractUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                record = self._import(request, form)
+            except ExtractError as exc:
+                form.add_error("file", str(exc))
+            else:
+                return HttpResponseRedirect(
+                    reverse(
+                        "admin:conversion_tracking_extractimport_change",
+                        args=[record.pk],
+                    )
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "form": form,
+            "title": _("Import a Tracking Extract"),
+        }
+        status = 400 if form.errors else 200
+        return TemplateResponse(request, UPLOAD_TEMPLATE, context, status=status)
+
+    def _import(self, request: HttpRequest, form: ExtractUploadForm) -> ExtractImport:
+        uploaded: UploadedFile[bytes] = form.cleaned_data["file"]
+        with _on_disk(uploaded) as path:
+            result = import_extract(
+                path,
+                file_name=uploaded.name,
+                zone=form.cleaned_data["time_zone"],
+                covers_from=form.in_zone("covers_from"),
+                covers_until=form.in_zone("covers_until"),
+                imported_by=request.user,
+            )
+        record = result.extract_import
+        if result.duplicate:
+            messages.warning(
+                request,
+                _("This file was already imported (%(name)s): nothing was added.")
+                % {"name": record},
+            )
+        else:
+            messages.success(
+                request,
+                _("Imported %(rows)s rows (%(added)s new) from %(name)s.")
+                % {
+                    "rows": record.row_count,
+                    "added": record.added_count,
+                    "name": record.file_name,
+                },
+            )
+        return record
+
+
+def _stream_to_disk(request: HttpRequest) -> None:
+    # When a middleware has read the body first, Django refuses new handlers;
+    # its default ones have then kept any file larger than
+    # FILE_UPLOAD_MAX_MEMORY_SIZE on disk already.
+    with suppress(AttributeError):
+        request.upload_handlers = [TemporaryFileUploadHandler(request)]
+
+
+@contextmanager
+def _on_disk(uploaded: UploadedFile[bytes]) -> Iterator[str]:
+    if hasattr(uploaded, "temporary_file_path"):
+        yield uploaded.temporary_file_path()
+        return
+    with tempfile.NamedTemporaryFile(suffix=".upload") as copy:
+        uploaded.seek(0)
+        shutil.copyfileobj(uploaded, copy)
+        copy.flush()
+        yield copy.name
+
+
+@admin.register(ExtractedConversion)
+class ExtractedConversionAdmin(AdminBase):
+    list_display = (
+        "event_date",
+        "member_id",
+        "job_id",
+        "subscriber_id",
+        "batch_id",
+        "event_type",
+        "link_alias",
+        "conversion",
+    )
+    list_filter = (
+        "event_date",
+        "event_type",
+        ("conversion", admin.EmptyFieldListFilter),
+    )
+    search_fields = ("=job_id", "=subscriber_id", "subscriber_key")
+    list_select_related = ("conversion",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: ExtractedConversion | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ExtractedConversion | None = None
+    ) -> bool:
+        return False
