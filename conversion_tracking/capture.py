@@ -145,20 +145,25 @@ def _record_click(request: HttpRequest, tracking: TrackingSet) -> None:
     from conversion_tracking.models import ClickThrough
 
     ClickThrough.objects.create(
-        member_id=tracking.member_id,
-        job_id=tracking.job_id,
-        subscriber_id=tracking.subscriber_id,
-        list_id=tracking.list_id or "",
-        url_id=tracking.url_id,
-        batch_id=tracking.batch_id,
-        path=request.path,
-        captured_at=_database_time(tracking.captured_at),
+        **ClickThrough.fields_of(tracking),
+        path=stored_path(request),
+        captured_at=database_time(tracking.captured_at),
     )
 
 
-def _database_time(moment: datetime) -> datetime:
+def database_time(moment: datetime) -> datetime:
+    """``moment`` as a model field takes it: naive local time when USE_TZ is off."""
     # Sets always carry an aware time; a site with USE_TZ off stores naive ones.
     return moment if settings.USE_TZ else timezone.make_naive(moment)
+
+
+def stored_path(request: HttpRequest) -> str:
+    """The request's path as it travelled, percent-encoded.
+
+    Encoded, a path holds only printable ASCII: a ``%00`` in a crafted URL is
+    stored as written instead of a NUL that PostgreSQL refuses.
+    """
+    return escape_uri_path(request.path)
 
 
 def _url_without_parameters(request: HttpRequest) -> str:

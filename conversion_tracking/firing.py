@@ -12,16 +12,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, router, transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
 from conversion_tracking import pixel
-from conversion_tracking.capture import get_tracking
+from conversion_tracking.capture import database_time, get_tracking, stored_path
 from conversion_tracking.conf import conf
 from conversion_tracking.models import Conversion
 from conversion_tracking.pixel_arguments import check_text, conversion_arguments
@@ -69,20 +66,15 @@ def fire_conversion(
     if _already_fired(key):
         return None
     row = Conversion(
-        member_id=tracking.member_id,
-        job_id=tracking.job_id,
-        subscriber_id=tracking.subscriber_id,
-        list_id=tracking.list_id or "",
-        url_id=tracking.url_id,
-        batch_id=tracking.batch_id,
-        clicked_at=_database_time(tracking.captured_at),
+        **Conversion.fields_of(tracking),
+        clicked_at=database_time(tracking.captured_at),
         link_id=arguments.link_id,
         alias=arguments.alias,
         display_order=arguments.display_order,
         data=[item.to_json() for item in arguments.items],
         reference=reference_text,
         pixel_url=pixel.pixel_url(tracking, arguments, base_url=conf.PIXEL_URL),
-        path=request.path,
+        path=stored_path(request),
         conversion_key=key,
     )
     if not _insert(row):
@@ -117,11 +109,6 @@ def _reference(reference: object) -> str:
     if isinstance(reference, int) and not isinstance(reference, bool):
         return str(reference)
     return check_text(reference, "reference", MAX_REFERENCE_LENGTH)
-
-
-def _database_time(moment: datetime) -> datetime:
-    # Sets always carry an aware time; a site with USE_TZ off stores naive ones.
-    return moment if settings.USE_TZ else timezone.make_naive(moment)
 
 
 def _already_fired(key: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
 
@@ -30,7 +32,7 @@ def load(session: SessionBase, *, now: datetime | None = None) -> TrackingSet | 
     if payload is None:
         return None
     try:
-        tracking = TrackingSet.from_payload(payload)
+        tracking = _read(payload)
     except InvalidTrackingSet as exc:
         logger.debug("Dropped an unreadable tracking set from a session: %s", exc)
         del session[SESSION_KEY]
@@ -39,6 +41,22 @@ def load(session: SessionBase, *, now: datetime | None = None) -> TrackingSet | 
         del session[SESSION_KEY]
         return None
     return tracking
+
+
+def _read(payload: Any) -> TrackingSet:
+    # A set is read on every page that renders a tag; validating the same payload
+    # again each time is the costliest part of a tag, and its result never changes.
+    if not isinstance(payload, list):
+        return TrackingSet.from_payload(payload)
+    try:
+        return _read_hashable(tuple(payload))
+    except TypeError:  # an unhashable item: malformed, and refused uncached
+        return TrackingSet.from_payload(payload)
+
+
+@lru_cache(maxsize=1024)
+def _read_hashable(payload: tuple[Any, ...]) -> TrackingSet:
+    return TrackingSet.from_payload(list(payload))
 
 
 def clear(session: SessionBase) -> None:

@@ -191,6 +191,21 @@ def test_landing_on_a_missing_page_is_still_captured(client: Client) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "stored"),
+    [("/caf%C3%A9%00x/", "/caf%C3%A9%00x/"), ("/a%20b/", "/a%20b/")],
+)
+def test_landing_path_is_stored_percent_encoded(
+    client: Client, path: str, stored: str
+) -> None:
+    # A decoded NUL would make PostgreSQL refuse the row: the path is stored as
+    # it travelled instead, whole.
+    assert client.get(f"{path}?{LANDING}").status_code == 404
+
+    assert ClickThrough.objects.get().path == stored
+
+
+@pytest.mark.django_db
 def test_latest_click_wins(client: Client) -> None:
     client.get(f"/plain/?{LANDING}")
     client.get("/plain/?j=2028000&sfmc_sub=42&mid=6421787")

@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from conversion_tracking.tracking import TrackingSet
+
 
 class TrackingIds(models.Model):
     """The six IDs of an email click, named as on the tracking set."""
@@ -19,6 +21,18 @@ class TrackingIds(models.Model):
 
     class Meta:
         abstract = True
+
+    @staticmethod
+    def fields_of(tracking: TrackingSet) -> dict[str, int | str | None]:
+        """The six ID fields of a mirror row, taken from ``tracking``."""
+        return {
+            "member_id": tracking.member_id,
+            "job_id": tracking.job_id,
+            "subscriber_id": tracking.subscriber_id,
+            "list_id": tracking.list_id or "",
+            "url_id": tracking.url_id,
+            "batch_id": tracking.batch_id,
+        }
 
 
 class ClickThrough(TrackingIds):
