@@ -229,7 +229,11 @@ def _row_parser(
         subscriber_id = int(subscriber)
         batch_id = int(batch) if batch else None
         url_id = int(url) if url else None
-        if max(member_id, job_id, subscriber_id, batch_id or 0, url_id or 0) > MAX_ID:
+        # All are non-negative, so their bits ORed exceed MAX_ID if one does.
+        if (
+            member_id | job_id | subscriber_id | (batch_id or 0) | (url_id or 0)
+            > MAX_ID
+        ):
             raise ValueError
         event_date = parse_date(cells[date_at])
         if max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:

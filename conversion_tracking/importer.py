@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 
 from conversion_tracking.conf import conf
@@ -66,6 +67,8 @@ def import_extract(
     first or last event date in the file. Raises :class:`ExtractError` for
     any problem, with nothing stored.
     """
+    if not settings.USE_TZ:
+        raise ExtractError("Importing extracts needs USE_TZ = True in the settings.")
     zone = zone or conf.EXTRACT_TIME_ZONE
     file_name = file_name or Path(path).name
     checksum = file_checksum(path)

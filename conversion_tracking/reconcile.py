@@ -79,8 +79,8 @@ def reconcile(
         unlinked = unlink_stale(first, last, tolerance)
         linked = link_closest_pairs(first, last, tolerance)
         changed = _update_verification(first, last)
-        _recount_imports(start, end, tolerance)
-        found = _count(start, end, tolerance)
+        _recount_imports(start, end)
+        found = _count(start, end)
     logger.info(
         "Reconciled %s to %s: %s links dropped, %s made, %s statuses changed",
         start.isoformat(),
@@ -122,17 +122,13 @@ def _update_verification(start: datetime, end: datetime) -> int:
     return int(changed.update(verification=status))
 
 
-def _recount_imports(start: datetime, end: datetime, tolerance: timedelta) -> None:
+def _recount_imports(start: datetime, end: datetime) -> None:
     overlapping = ExtractImport.objects.filter(
         covers_from__lte=end, covers_until__gte=start
     )
     now = timezone.now()
     for extract_import in overlapping:
-        found = _count(
-            extract_import.covers_from,
-            extract_import.covers_until,
-            tolerance,
-        )
+        found = _count(extract_import.covers_from, extract_import.covers_until)
         extract_import.confirmed_count = found.confirmed
         extract_import.missing_count = found.missing
         extract_import.mce_only_count = found.mce_only
@@ -149,16 +145,16 @@ def _recount_imports(start: datetime, end: datetime, tolerance: timedelta) -> No
         )
 
 
-def _count(start: datetime, end: datetime, tolerance: timedelta) -> Reconciliation:
-    """Conversions near the range (only those inside can be missing), and the
-    rows inside it that confirm none."""
-    near = (start - tolerance, end + tolerance)
-    statuses = Conversion.objects.filter(created_at__range=near).aggregate(
-        confirmed=Count("pk", filter=Q(verification=Verification.CONFIRMED)),
+def _count(start: datetime, end: datetime) -> Reconciliation:
+    """The conversions rendered in the range by status, counting as confirmed
+    those that rows recorded in the range confirm, and the rows in the range
+    that confirm none."""
+    statuses = Conversion.objects.filter(created_at__range=(start, end)).aggregate(
         missing=Count("pk", filter=Q(verification=Verification.MISSING)),
         pending=Count("pk", filter=Q(verification=Verification.PENDING)),
     )
-    mce_only = ExtractedConversion.objects.filter(
-        event_date__range=(start, end), conversion=None
-    ).count()
-    return Reconciliation(start, end, mce_only=mce_only, **statuses)
+    rows = ExtractedConversion.objects.filter(event_date__range=(start, end)).aggregate(
+        confirmed=Count("pk", filter=Q(conversion__isnull=False)),
+        mce_only=Count("pk", filter=Q(conversion__isnull=True)),
+    )
+    return Reconciliation(start, end, **statuses, **rows)

@@ -142,6 +142,8 @@ def link_closest_pairs(start: datetime, end: datetime, tolerance: timedelta) -> 
                 *params,
             ],
         )
+        if connection.vendor == "postgresql":
+            cursor.execute(_sql("ANALYZE {pairs}"))
         while added := _link_round(cursor):
             linked += added
         _drop(cursor)
@@ -178,13 +180,15 @@ def _link_round(cursor: CursorWrapper) -> int:
             )
         )
     added = int(max(cursor.rowcount, 0))
-    cursor.execute(
-        _sql(
-            "DELETE FROM {pairs} WHERE conversion_id IN "
-            "(SELECT conversion_id FROM {links}) "
-            "OR row_id IN (SELECT row_id FROM {links})"
+    # Two statements, not one with OR: each IN becomes a semi-join, where an
+    # OR of two would make PostgreSQL rescan the links for every pair.
+    for column in ("conversion_id", "row_id"):
+        cursor.execute(
+            _sql(
+                "DELETE FROM {pairs} WHERE {column} IN (SELECT {column} FROM {links})",
+                column=column,
+            )
         )
-    )
     cursor.execute(f"DROP TABLE {LINKS}")
     return added
 

@@ -164,7 +164,7 @@ def test_header_only_file_has_no_rows(tmp_path: Path) -> None:
     assert read_all(path) == []
 
 
-def test_row_key_ignores_format_and_email_but_not_values(tmp_path: Path) -> None:
+def test_fingerprint_ignores_format_and_email_but_not_values(tmp_path: Path) -> None:
     zip_rows = read_all(
         write(tmp_path, "a.zip", utf16_tab_zip([row(event_date=MOMENT)]))
     )
@@ -182,9 +182,14 @@ def test_row_key_ignores_format_and_email_but_not_values(tmp_path: Path) -> None
             utf8_comma_csv([row(event_date=MOMENT.replace(second=6))]),
         )
     )
-    assert zip_rows[0].row_key == csv_rows[0].row_key
-    assert later[0].row_key != zip_rows[0].row_key
-    assert len(zip_rows[0].row_key) == 32
+    other_alias = read_all(
+        write(
+            tmp_path, "d.csv", utf8_comma_csv([row(event_date=MOMENT, LinkAlias="B")])
+        )
+    )
+    assert zip_rows[0].fingerprint == csv_rows[0].fingerprint
+    assert other_alias[0].fingerprint != zip_rows[0].fingerprint
+    assert later[0][:4] != zip_rows[0][:4]
 
 
 def test_quoted_field_over_several_lines_counts_physical_lines(tmp_path: Path) -> None:
@@ -366,7 +371,9 @@ def test_detect_encoding() -> None:
 
 def test_date_parser_clock_and_zones() -> None:
     central = DateParser(CENTRAL)
-    assert central("1/2/2026 12:00:00 AM") == datetime(2026, 1, 2, 6, tzinfo=timezone.utc)
+    assert central("1/2/2026 12:00:00 AM") == datetime(
+        2026, 1, 2, 6, tzinfo=timezone.utc
+    )
     assert central("1/2/2026 12:30:09 PM") == datetime(
         2026, 1, 2, 18, 30, 9, tzinfo=timezone.utc
     )

@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_protect
 
-from conversion_tracking.conf import conf
+from conversion_tracking.admin.extract_upload import (
+    ExtractUploadForm,
+    on_disk,
+    stream_to_disk,
+)
 from conversion_tracking.extract import ExtractError
 from conversion_tracking.importer import import_extract
 from conversion_tracking.models import (
@@ -44,54 +40,10 @@ else:
 UPLOAD_TEMPLATE = "conversion_tracking/admin/extract_upload.html"
 
 
-class ExtractUploadForm(forms.Form):
-    file = forms.FileField(
-        label=_("Extract file"),
-        help_text=_("The Tracking Extract's ZIP file, or its Conversions.csv."),
-    )
-    time_zone = forms.CharField(
-        label=_("Time zone of EventDate"),
-        max_length=64,
-        help_text=_("An IANA name: Etc/GMT+6 is MCE's system time (UTC-6 all year)."),
-    )
-    covers_from = forms.DateTimeField(
-        label=_("Covers from"),
-        required=False,
-        help_text=_("In the extract's time zone. Default: its first EventDate."),
-    )
-    covers_until = forms.DateTimeField(
-        label=_("Covers until"),
-        required=False,
-        help_text=_("In the extract's time zone. Default: its last EventDate."),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["time_zone"].initial = str(conf.EXTRACT_TIME_ZONE)
-
-    def clean_time_zone(self) -> ZoneInfo:
-        name = self.cleaned_data["time_zone"]
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise forms.ValidationError(
-                _("Not a known time zone: use an IANA name such as Etc/GMT+6.")
-            ) from None
-
-    def in_zone(self, field: str) -> datetime | None:
-        """A covered-range field read in the extract's time zone, not the site's."""
-        value: datetime | None = self.cleaned_data.get(field)
-        if value is None:
-            return None
-        return timezone.make_naive(value).replace(tzinfo=self.cleaned_data["time_zone"])
-
-
-def _changelist(model: type[Model], **params: str) -> str | None:
+def _changelist(model: type[Model], **params: str) -> str:
+    """A changelist URL filtered by standard lookups, whatever its list_filter."""
     name = f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
-    try:
-        return f"{reverse(name)}?{urlencode(params)}"
-    except NoReverseMatch:
-        return None
+    return f"{reverse(name)}?{urlencode(params)}"
 
 
 @admin.register(ExtractImport)
@@ -151,8 +103,6 @@ class ExtractImportAdmin(AdminBase):
             created_at__gte=record.covers_from.isoformat(),
             created_at__lte=record.covers_until.isoformat(),  # type: ignore[union-attr]
         )
-        if url is None:
-            return str(record.missing_count)
         return format_html('<a href="{}">{}</a>', url, record.missing_count)
 
     @admin.display(description=_("recorded by MCE only"), ordering="mce_only_count")
@@ -186,7 +136,7 @@ class ExtractImportAdmin(AdminBase):
         if not self.has_add_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            _stream_to_disk(request)
+            stream_to_disk(request)
         return self._upload(request)
 
     add_view.csrf_exempt = True  # type: ignore[attr-defined]
@@ -217,7 +167,7 @@ class ExtractImportAdmin(AdminBase):
 
     def _import(self, request: HttpRequest, form: ExtractUploadForm) -> ExtractImport:
         uploaded: UploadedFile[bytes] = form.cleaned_data["file"]
-        with _on_disk(uploaded) as path:
+        with on_disk(uploaded) as path:
             result = import_extract(
                 path,
                 file_name=uploaded.name,
@@ -244,26 +194,6 @@ class ExtractImportAdmin(AdminBase):
                 },
             )
         return record
-
-
-def _stream_to_disk(request: HttpRequest) -> None:
-    # When a middleware has read the body first, Django refuses new handlers;
-    # its default ones have then kept any file larger than
-    # FILE_UPLOAD_MAX_MEMORY_SIZE on disk already.
-    with suppress(AttributeError):
-        request.upload_handlers = [TemporaryFileUploadHandler(request)]
-
-
-@contextmanager
-def _on_disk(uploaded: UploadedFile[bytes]) -> Iterator[str]:
-    if hasattr(uploaded, "temporary_file_path"):
-        yield uploaded.temporary_file_path()
-        return
-    with tempfile.NamedTemporaryFile(suffix=".upload") as copy:
-        uploaded.seek(0)
-        shutil.copyfileobj(uploaded, copy)
-        copy.flush()
-        yield copy.name
 
 
 @admin.register(ExtractedConversion)

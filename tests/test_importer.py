@@ -1,0 +1,225 @@
+"""The importer: all or nothing, duplicates and overlaps add nothing."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+
+from conversion_tracking.extract import ExtractError
+from conversion_tracking.importer import file_checksum, import_extract
+from conversion_tracking.loading import COLUMNS
+from conversion_tracking.models import ExtractedConversion, ExtractImport, ImportStatus
+from tests.extract_files import (
+    CENTRAL,
+    csv_text,
+    encode,
+    row,
+    utf8_comma_csv,
+    utf16_tab_zip,
+    write,
+)
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+
+
+def rows_at(*minutes: int) -> list[dict[str, str]]:
+    return [
+        row(subscriber_id=100 + minute, event_date=T0 + timedelta(minutes=minute))
+        for minute in minutes
+    ]
+
+
+def assert_nothing_stored() -> None:
+    assert ExtractImport.objects.count() == 0
+    assert ExtractedConversion.objects.count() == 0
+
+
+def test_import_stores_rows_and_the_record(tmp_path: Path) -> None:
+    user = get_user_model().objects.create_user("ann")
+    path = write(tmp_path, "tracking.zip", utf16_tab_zip(rows_at(0, 5, 10)))
+    result = import_extract(path, imported_by=user, reconcile=False)
+    record = result.extract_import
+    assert not result.duplicate
+    assert result.reconciliation is None
+    assert (record.row_count, record.added_count) == (3, 3)
+    assert record.file_name == "tracking.zip"
+    assert record.checksum == file_checksum(path)
+    assert record.time_zone == "Etc/GMT+6"
+    assert record.imported_by == user
+    assert record.status == ImportStatus.IMPORTED
+    assert (record.covers_from, record.covers_until) == (T0, T0 + timedelta(minutes=10))
+    stored = ExtractedConversion.objects.order_by("event_date")
+    assert [r.subscriber_id for r in stored] == [100, 105, 110]
+    assert stored[0].event_date == T0
+    assert stored[0].extract_import == record
+    assert stored[0].subscriber_key == "key-100"
+    assert stored[0].email_address == ""
+    assert stored[0].conversion is None
+
+
+@override_settings(CONVERSION_TRACKING_STORE_EMAIL_ADDRESS=True)
+def test_email_address_stored_when_switched_on(tmp_path: Path) -> None:
+    import_extract(write(tmp_path, "t.zip", utf16_tab_zip(rows_at(0))))
+    assert ExtractedConversion.objects.get().email_address == "ann@example.com"
+
+
+def test_same_file_twice_adds_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.zip", utf16_tab_zip(rows_at(0, 1)))
+    first = import_extract(path)
+    again = import_extract(write(tmp_path, "renamed.zip", path.read_bytes()))
+    assert again.duplicate
+    assert again.load is None
+    assert again.extract_import == first.extract_import
+    assert ExtractImport.objects.count() == 1
+    assert ExtractedConversion.objects.count() == 2
+
+
+def test_overlapping_extracts_do_not_duplicate_rows(tmp_path: Path) -> None:
+    import_extract(write(tmp_path, "a.zip", utf16_tab_zip(rows_at(0, 1, 2))))
+    second = import_extract(write(tmp_path, "b.csv", utf8_comma_csv(rows_at(1, 2, 3))))
+    assert (second.extract_import.row_count, second.extract_import.added_count) == (
+        3,
+        1,
+    )
+    assert ExtractedConversion.objects.count() == 4
+
+
+def test_identical_rows_in_one_file_are_stored_once(tmp_path: Path) -> None:
+    result = import_extract(write(tmp_path, "a.zip", utf16_tab_zip(rows_at(0, 0))))
+    assert (result.extract_import.row_count, result.extract_import.added_count) == (
+        2,
+        1,
+    )
+
+
+def test_bad_row_stores_nothing(tmp_path: Path) -> None:
+    rows = [*rows_at(0, 1, 2), row(event_date="yesterday")]
+    path = write(tmp_path, "t.zip", utf16_tab_zip(rows))
+    with pytest.raises(ExtractError) as caught:
+        import_extract(path)
+    assert (caught.value.line, caught.value.column) == (5, "EventDate")
+    assert_nothing_stored()
+
+
+def test_bad_row_after_many_batches_stores_nothing(tmp_path: Path) -> None:
+    rows = [
+        row(subscriber_id=n, event_date=T0 + timedelta(seconds=n)) for n in range(12000)
+    ]
+    rows.append(row(job_id="x", event_date=T0))  # type: ignore[arg-type]
+    with pytest.raises(ExtractError) as caught:
+        import_extract(write(tmp_path, "t.zip", utf16_tab_zip(rows)))
+    assert caught.value.line == 12002
+    assert_nothing_stored()
+
+
+def test_corrupted_zip_stores_nothing(tmp_path: Path) -> None:
+    text = csv_text(rows_at(*range(100)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("Conversions.csv", text.encode())
+    content = bytearray(buffer.getvalue())
+    content[content.rindex(b"\t199\t") + 2] = ord("8")
+    with pytest.raises(ExtractError, match="CRC"):
+        import_extract(write(tmp_path, "t.zip", bytes(content)))
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"%PDF-1.7\n\x00\x01\x02", "neither a ZIP file nor a CSV"),
+        (b"PK\x03\x04 not really a zip", "damaged or truncated"),
+    ],
+)
+def test_unreadable_files_store_nothing(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    with pytest.raises(ExtractError, match=message):
+        import_extract(write(tmp_path, "t.zip", content))
+    assert_nothing_stored()
+
+
+def test_given_covered_range_is_kept(tmp_path: Path) -> None:
+    start, end = T0 - timedelta(days=1), T0 + timedelta(days=1)
+    result = import_extract(
+        write(tmp_path, "t.zip", utf16_tab_zip(rows_at(0))),
+        covers_from=start,
+        covers_until=end,
+    )
+    assert (result.extract_import.covers_from, result.extract_import.covers_until) == (
+        start,
+        end,
+    )
+
+
+@pytest.mark.parametrize(
+    ("covers_from", "covers_until"),
+    [(T0 + timedelta(hours=1), None), (T0, T0 - timedelta(seconds=1))],
+)
+def test_inverted_covered_range_stores_nothing(
+    tmp_path: Path, covers_from: datetime, covers_until: datetime | None
+) -> None:
+    with pytest.raises(ExtractError, match="ends before it starts"):
+        import_extract(
+            write(tmp_path, "t.zip", utf16_tab_zip(rows_at(0, 10))),
+            covers_from=covers_from,
+            covers_until=covers_until,
+        )
+    assert_nothing_stored()
+
+
+def test_header_only_file(tmp_path: Path) -> None:
+    result = import_extract(write(tmp_path, "t.csv", encode(csv_text([]))))
+    record = result.extract_import
+    assert (record.row_count, record.covers_from, record.covers_until) == (
+        0,
+        None,
+        None,
+    )
+    assert record.status == ImportStatus.RECONCILED
+    with pytest.raises(ExtractError, match="incomplete"):
+        import_extract(
+            write(tmp_path, "u.csv", encode(csv_text([]), "utf-8")), covers_from=T0
+        )
+
+
+def test_time_zone_of_the_file(tmp_path: Path) -> None:
+    rows = [row(event_date="7/1/2026 3:04:05 PM")]
+    from zoneinfo import ZoneInfo
+
+    result = import_extract(
+        write(tmp_path, "t.zip", utf16_tab_zip(rows)), zone=ZoneInfo("America/Chicago")
+    )
+    assert result.extract_import.time_zone == "America/Chicago"
+    assert ExtractedConversion.objects.get().event_date == datetime(
+        2026, 7, 1, 20, 4, 5, tzinfo=timezone.utc
+    )
+    assert CENTRAL.key == "Etc/GMT+6"
+
+
+def test_progress_is_reported_per_batch(tmp_path: Path) -> None:
+    rows = [
+        row(subscriber_id=n, event_date=T0 + timedelta(seconds=n)) for n in range(11000)
+    ]
+    seen: list[int] = []
+    import_extract(write(tmp_path, "t.zip", utf16_tab_zip(rows)), progress=seen.append)
+    assert seen == [5000, 10000, 11000]
+
+
+@override_settings(USE_TZ=False)
+def test_sites_without_time_zone_support_are_told(tmp_path: Path) -> None:
+    with pytest.raises(ExtractError, match="USE_TZ"):
+        import_extract(write(tmp_path, "t.zip", utf16_tab_zip(rows_at(0))))
+    assert_nothing_stored()
+
+
+def test_the_loaded_columns_put_the_event_date_fourth() -> None:
+    assert COLUMNS[3] == "event_date"
