@@ -6,8 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,lint,example
 DJANGO ?=
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 PYTEST_ARGS ?=
 
 .PHONY: help install demo test lint check pytest test-django42 benchmarks clean
@@ -21,7 +21,7 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]" $(DJANGO)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]" $(if $(DJANGO),"$(DJANGO)")
 	touch $@
 
 install: $(STAMP)

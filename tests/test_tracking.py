@@ -308,7 +308,15 @@ def test_from_payload_refuses_malformed_payloads(payload: object) -> None:
 
 
 def test_from_payload_accepts_ids_stored_as_strings() -> None:
-    payload = ["6421787", "2027714", "151496521", 1940, None, None, "2026-11-26T15:04Z"]
+    payload = [
+        "6421787",
+        "2027714",
+        "151496521",
+        1940,
+        None,
+        None,
+        "2026-11-26T15:04:00+00:00",
+    ]
 
     tracking = TrackingSet.from_payload(payload)
 
