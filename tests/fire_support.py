@@ -12,15 +12,7 @@ from django.utils import timezone
 
 from conversion_tracking import session as tracking_session
 from conversion_tracking.tracking import TrackingSet, parse
-
-LANDING = {
-    "j": "2027714",
-    "sfmc_sub": "151496521",
-    "l": "1940_HTML",
-    "u": "55981221",
-    "mid": "6421787",
-    "jb": "1",
-}
+from tests.factories import LANDING_PARAMETERS as LANDING
 
 
 def make_tracking(

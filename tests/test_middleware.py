@@ -21,16 +21,9 @@ from conversion_tracking.capture import HIDDEN_FIELD_NAME, is_landing
 from conversion_tracking.models import ClickThrough
 from conversion_tracking.signals import click_captured
 from conversion_tracking.tracking import PARAMETERS, TrackingSet, parse, sign
+from tests.factories import LANDING_PARAMETERS
+from tests.factories import LANDING_QUERY as LANDING
 
-LANDING = "j=2027714&sfmc_sub=151496521&l=1940_HTML&u=55981221&mid=6421787&jb=1"
-LANDING_PARAMETERS = {
-    "j": "2027714",
-    "sfmc_sub": "151496521",
-    "l": "1940_HTML",
-    "u": "55981221",
-    "mid": "6421787",
-    "jb": "1",
-}
 UNRELATED_QUERIES = [
     "",
     "page=2&utm_source=news",

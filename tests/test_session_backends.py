@@ -10,18 +10,10 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from conversion_tracking.models import ClickThrough
+from tests.factories import LANDING_PARAMETERS
+from tests.factories import LANDING_QUERY as LANDING
 
-LANDING = "j=2027714&sfmc_sub=151496521&l=1940_HTML&u=55981221&mid=6421787&jb=1"
-SHOWN = repr(
-    {
-        "j": "2027714",
-        "sfmc_sub": "151496521",
-        "l": "1940_HTML",
-        "u": "55981221",
-        "mid": "6421787",
-        "jb": "1",
-    }
-)
+SHOWN = repr(LANDING_PARAMETERS)
 ENGINES = ["db", "cache", "cached_db", "file", "signed_cookies"]
 CACHE_BACKEND = django_settings.CACHES["default"]["BACKEND"].rpartition(".")[2]
 

@@ -20,16 +20,9 @@ from conversion_tracking.tracking import (
     sign,
     unsign,
 )
+from tests.factories import LANDING_PARAMETERS as LANDING
 
 CAPTURED_AT = datetime(2026, 11, 26, 15, 4, 5, tzinfo=timezone.utc)
-LANDING = {
-    "j": "2027714",
-    "sfmc_sub": "151496521",
-    "l": "1940_HTML",
-    "u": "55981221",
-    "mid": "6421787",
-    "jb": "1",
-}
 ID_PARAMETERS = ("j", "sfmc_sub", "u", "mid", "jb")
 WINDOW = timedelta(days=7)
 

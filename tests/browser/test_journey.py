@@ -16,17 +16,10 @@ from playwright.sync_api import Page
 from conversion_tracking.models import ClickThrough, Conversion
 from example_project.mce_stand_in.models import ReceivedConversion
 from example_project.shop.models import Order
+from tests.factories import LANDING_PARAMETERS as CLICK
 
 pytestmark = [pytest.mark.browser, pytest.mark.urls("example_project.urls")]
 
-CLICK = {
-    "j": "2027714",
-    "sfmc_sub": "151496521",
-    "l": "1940_HTML",
-    "u": "55981221",
-    "mid": "6421787",
-    "jb": "1",
-}
 EMAIL_LINK = "/go/winter-sale/?" + urlencode(CLICK)
 ADMIN_PASSWORD = "a-long-demo-password"
 EXPECTED_ELEMENTS = [
