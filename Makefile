@@ -57,7 +57,9 @@ test-django42:
 
 benchmarks: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[benchmark]"
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/middleware.py
+	$(BIN)/python benchmarks/pixel.py
+	$(BIN)/python benchmarks/extract.py
 
 clean:
 	rm -rf $(VENV) .venv-django42 .coverage htmlcov .mypy_cache .ruff_cache

@@ -15,7 +15,8 @@ worker's peak resident set size, before and after the timed part.
 
 Of the conversions, 98% have a row in the extract (recorded 1 to 20 seconds
 after rendering), 2% have none (missing); 2% of the rows have no conversion
-(recorded by MCE only). PostgreSQL uses the database ``dev_extract_bench`` on
+(recorded by MCE only). PostgreSQL uses the database named by the environment
+variable ``EXTRACT_BENCH_DATABASE`` (default ``test_extract_bench``) on
 127.0.0.1:5432 (``--postgres-url`` to change), dropped and created each run;
 SQLite a file in the temporary directory.
 """
@@ -45,7 +46,9 @@ HEADER = (
     "ClientID\tSendID\tSubscriberKey\tEmailAddress\tSubscriberID\tListID\t"
     "EventDate\tEventType\tBatchID\tTriggeredSendExternalKey\n"
 )
-POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/dev_extract_bench"
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/" + os.environ.get(
+    "EXTRACT_BENCH_DATABASE", "test_extract_bench"
+)
 
 
 def rendered_at(number: int, rows: int) -> datetime:

@@ -24,34 +24,48 @@ class DateParser:
     """Parses MCE's ``11/26/2026 3:04:05 PM`` into aware UTC datetimes, fast.
 
     ``strptime`` on every row of a large extract costs seconds. The rows of an
-    extract share few distinct minutes, so each minute is parsed and converted
-    to UTC once, and each row adds only its seconds, found by a dict look-up
-    that also validates them.
+    extract share few distinct hours, so each hour is parsed and converted to
+    UTC once, and each row adds only its minutes and seconds, found by a dict
+    look-up that also validates them. An hour in which the zone's offset
+    changes (a 30-minute daylight saving shift) is converted minute by minute.
     """
 
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone
-        self._minutes: dict[str, datetime] = {}
-        self._seconds = {
-            f"{second:02d}": timedelta(seconds=second) for second in range(60)
+        self.hours: dict[str, datetime] = {}
+        self.clock = {
+            f"{minute:02d}:{second:02d}": timedelta(minutes=minute, seconds=second)
+            for minute in range(60)
+            for second in range(60)
         }
+        self._shifting: dict[str, datetime] = {}
 
     def __call__(self, value: str) -> datetime:
-        # "11/26/2026 3:04:05 PM": the minute "11/26/2026 3:04:" and " PM" make
-        # the key; the seconds sit at [-5:-3].
-        key = value[:-5] + value[-3:]
-        base = self._minutes.get(key)
+        # "11/26/2026 3:04:05 PM": the hour "11/26/2026 3:" and " PM" make the
+        # key; minutes and seconds sit at [-8:-3].
+        key = value[:-8] + value[-3:]
+        base = self.hours.get(key)
         if base is None:
-            base = self._parse_minute(key)
-        return base + self._seconds[value[-5:-3]]
+            return self.parse_slowly(value, key)
+        return base + self.clock[value[-8:-3]]
 
-    def _parse_minute(self, key: str) -> datetime:
+    def parse_slowly(self, value: str, key: str) -> datetime:
+        """``value``, whose hour ``key`` is not cached (or shifts its offset)."""
+        offset = self.clock[value[-8:-3]]
+        local = self._shifting.get(key) or self._parse_hour(key)
+        if key in self.hours:
+            return self.hours[key] + offset
+        minute = timedelta(minutes=offset.seconds // 60)
+        moment = (local + minute).astimezone(timezone.utc)
+        return moment + (offset - minute)
+
+    def _parse_hour(self, key: str) -> datetime:
         day, clock, meridiem = key.split(" ")
         months, dates, years = day.split("/")
         month, date = _digits(months, 1, 2), _digits(dates, 1, 2)
         year = _digits(years, 4, 4)
-        hours, minutes, nothing = clock.split(":")
-        hour, minute = _digits(hours, 1, 2), _digits(minutes, 2, 2)
+        hours, nothing = clock.split(":")
+        hour = _digits(hours, 1, 2)
         if (
             year < 1900
             or not 1 <= hour <= 12
@@ -60,10 +74,15 @@ class DateParser:
         ):
             raise ValueError(key)
         hour = hour % 12 + (12 if meridiem == "PM" else 0)
-        local = datetime(year, month, date, hour, minute, tzinfo=self.zone)
-        base = local.astimezone(timezone.utc)
-        self._minutes[key] = base
-        return base
+        # Adding to an aware datetime moves its wall clock, as MCE writes it.
+        local = datetime(year, month, date, hour, tzinfo=self.zone)
+        start = local.astimezone(timezone.utc)
+        last = (local + timedelta(minutes=59)).astimezone(timezone.utc)
+        if last - start == timedelta(minutes=59):
+            self.hours[key] = start
+        else:
+            self._shifting[key] = local
+        return local
 
 
 def _digits(text: str, shortest: int, longest: int) -> int:

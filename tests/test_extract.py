@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ import pytest
 
 from conversion_tracking.extract import ExtractError, ExtractRow, open_extract
 from conversion_tracking.extract_archive import MAX_LINE_LENGTH, detect_encoding
-from conversion_tracking.extract_values import DateParser
+from conversion_tracking.extract_values import DateParser, check_identifier
 from tests.extract_files import (
     CENTRAL,
     COLUMNS,
@@ -390,3 +390,37 @@ def test_date_parser_clock_and_zones() -> None:
     for bad in ("2/30/2026 1:00:00 AM", "1/2/2026 0:00:00 AM", "1/2/2026 1:00 AM"):
         with pytest.raises((ValueError, KeyError)):
             central(bad)
+
+
+def test_date_parser_hour_whose_offset_shifts() -> None:
+    # Lord Howe Island moves its clocks by 30 minutes, at 2:00 AM local time:
+    # within that hour each minute is converted on its own, like any other.
+    zone = ZoneInfo("Australia/Lord_Howe")
+    parse = DateParser(zone)
+    for text, local in (
+        ("10/4/2026 2:10:00 AM", datetime(2026, 10, 4, 2, 10)),
+        ("10/4/2026 2:45:30 AM", datetime(2026, 10, 4, 2, 45, 30)),
+        ("10/4/2026 2:45:31 AM", datetime(2026, 10, 4, 2, 45, 31)),
+        ("10/4/2026 3:45:31 AM", datetime(2026, 10, 4, 3, 45, 31)),
+        ("10/4/2026 3:05:00 AM", datetime(2026, 10, 4, 3, 5)),
+    ):
+        expected = local.replace(tzinfo=zone).astimezone(timezone.utc)
+        assert parse(text) == expected
+    assert parse("10/4/2026 2:45:30 AM") - parse("10/4/2026 2:10:00 AM") == (
+        timedelta(minutes=5, seconds=30)
+    )
+    with pytest.raises(KeyError):
+        parse("10/4/2026 2:60:00 AM")
+    for bad, reason in (
+        ("1/x/2026 1:00:00 AM", "x"),
+        ("13/1/2026 1:00:00 AM", "month"),
+        ("1/1/1899 1:00:00 AM", "1899"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            parse(bad)
+
+
+def test_required_id_may_not_be_empty() -> None:
+    with pytest.raises(ValueError, match="required"):
+        check_identifier("", required=True)
+    check_identifier("", required=False)
