@@ -14,16 +14,14 @@ from conversion_tracking.capture import (
     restore_from_hidden_field,
 )
 
-
-def _before_view(request: HttpRequest) -> HttpResponseBase | None:
-    if is_landing(request):
-        return capture_from_query(request)
-    restore_from_hidden_field(request)
-    return None
+_Work = Callable[[HttpRequest], HttpResponseBase | None]
 
 
-def _needs_work(request: HttpRequest) -> bool:
-    return is_landing(request) or may_carry_hidden_field(request)
+def _work_for(request: HttpRequest) -> _Work | None:
+    """What the request needs done before its view, or ``None`` (the usual case)."""
+    if request.method == "GET":
+        return capture_from_query if is_landing(request) else None
+    return restore_from_hidden_field if may_carry_hidden_field(request) else None
 
 
 class ConversionTrackingMiddleware:
@@ -52,15 +50,17 @@ class ConversionTrackingMiddleware:
     ) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.async_mode:
             return self.__acall__(request)
-        if _needs_work(request):
-            response = _before_view(request)
+        work = _work_for(request)
+        if work is not None:
+            response = work(request)
             if response is not None:
                 return response
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        if _needs_work(request):
-            response = await sync_to_async(_before_view)(request)
+        work = _work_for(request)
+        if work is not None:
+            response = await sync_to_async(work)(request)
             if response is not None:
                 return response
         return await self.get_response(request)  # type: ignore[no-any-return,misc]

@@ -5,10 +5,14 @@ from __future__ import annotations
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
+from django.apps.registry import Apps
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 
-def leave_room_for_status_updates(apps, schema_editor):
+def leave_room_for_status_updates(
+    apps: Apps, schema_editor: BaseDatabaseSchemaEditor
+) -> None:
     # Reconciling rewrites the status of every conversion it checks. With half
     # of each page free, PostgreSQL writes the new row version beside the old
     # one without touching any index (no index names the status).
