@@ -72,13 +72,14 @@ class Migration(migrations.Migration):
                 ('path', models.TextField(verbose_name='page path')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='fired at')),
                 ('verification', models.CharField(choices=[('pending', 'pending'), ('confirmed', 'confirmed'), ('missing', 'missing')], default='pending', max_length=10, verbose_name='verification')),
-                ('conversion_key', models.CharField(editable=False, help_text='Identifies the conversion: the click, the link ID, the reference.', max_length=64, unique=True, verbose_name='conversion key')),
+                ('conversion_key', models.CharField(editable=False, help_text='Identifies the conversion: the click, the link ID, the reference.', max_length=64, verbose_name='conversion key')),
             ],
             options={
                 'verbose_name': 'conversion',
                 'verbose_name_plural': 'conversions',
                 'ordering': ['-created_at', '-pk'],
                 'indexes': [models.Index(fields=['created_at'], name='ct_conv_created_idx'), models.Index(fields=['job_id', 'subscriber_id'], name='ct_conv_job_idx'), models.Index(fields=['subscriber_id'], name='ct_conv_subscriber_idx')],
+                'constraints': [models.UniqueConstraint(fields=('conversion_key',), name='ct_conv_key_unique')],
             },
         ),
         migrations.CreateModel(

@@ -95,7 +95,6 @@ class Conversion(TrackingIds):
     conversion_key = models.CharField(
         _("conversion key"),
         max_length=64,
-        unique=True,
         editable=False,
         help_text=_(
             "Identifies the conversion: the click, the link ID, the reference."
@@ -114,6 +113,14 @@ class Conversion(TrackingIds):
             models.Index(fields=["created_at"], name="ct_conv_created_idx"),
             models.Index(fields=["job_id", "subscriber_id"], name="ct_conv_job_idx"),
             models.Index(fields=["subscriber_id"], name="ct_conv_subscriber_idx"),
+        ]
+        # A constraint rather than unique=True: on PostgreSQL the field option
+        # adds a second, pattern-matching index that no query uses. The key is
+        # what makes a conversion fire once, even under concurrent requests.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversion_key"], name="ct_conv_key_unique"
+            )
         ]
 
     def __str__(self) -> str:
