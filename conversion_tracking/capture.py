@@ -29,6 +29,7 @@ from conversion_tracking.tracking import (
     collect,
     parse,
     unsign,
+    without_parameters,
 )
 
 logger = logging.getLogger(__name__)
@@ -167,12 +168,7 @@ def stored_path(request: HttpRequest) -> str:
 
 
 def _url_without_parameters(request: HttpRequest) -> str:
-    query = request.META.get("QUERY_STRING", "")
-    kept = [
-        pair
-        for pair in query.split("&")
-        if pair and unquote_plus(pair.partition("=")[0]) not in PARAMETERS
-    ]
+    kept = without_parameters(request.META.get("QUERY_STRING", ""))
     # A path starting with // would make the redirect leave the site.
     path = escape_leading_slashes(escape_uri_path(request.path))
-    return f"{path}?{'&'.join(kept)}" if kept else path
+    return f"{path}?{kept}" if kept else path

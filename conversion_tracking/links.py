@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from conversion_tracking.tracking import PARAMETERS, TrackingSet
+from conversion_tracking.tracking import TrackingSet, without_parameters
 
 
 def add_tracking_parameters(url: str, tracking: TrackingSet) -> str:
@@ -15,10 +15,7 @@ def add_tracking_parameters(url: str, tracking: TrackingSet) -> str:
     cannot be split (an unbalanced ``[`` in the host, say).
     """
     scheme, netloc, path, query, fragment = urlsplit(url)
-    kept = [
-        pair
-        for pair in query.split("&")
-        if pair and unquote_plus(pair.partition("=")[0]) not in PARAMETERS
-    ]
-    kept.append(urlencode(tracking.parameters()))
-    return urlunsplit((scheme, netloc, path, "&".join(kept), fragment))
+    kept = without_parameters(query)
+    added = urlencode(tracking.parameters())
+    query = f"{kept}&{added}" if kept else added
+    return urlunsplit((scheme, netloc, path, query, fragment))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.core import signing
 
@@ -145,6 +146,18 @@ def collect(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
             )
         found[name] = value
     return found
+
+
+def without_parameters(query: str) -> str:
+    """A raw query string without MCE's six parameters.
+
+    Every other pair is kept in its order and exactly as it was encoded.
+    """
+    return "&".join(
+        pair
+        for pair in query.split("&")
+        if pair and unquote_plus(pair.partition("=")[0]) not in PARAMETERS
+    )
 
 
 def parse(values: Mapping[str, str], *, captured_at: datetime) -> TrackingSet:
