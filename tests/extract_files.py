@@ -116,13 +116,24 @@ def zipped(
     name: str = "Conversions.csv",
     others: Mapping[str, str] = OTHER_FILES,
 ) -> bytes:
-    """A ZIP as a Data Extract Activity writes it, with ``conversions`` inside."""
+    """A ZIP as a Data Extract Activity writes it, with ``conversions`` inside.
+
+    Every member carries the same fixed time, so the same arguments always give
+    the same bytes (and so the same checksum), however long a test takes.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for other, text in others.items():
-            archive.writestr(other, encode(text))
-        archive.writestr(name, conversions)
+            archive.writestr(member(other), encode(text))
+        archive.writestr(member(name), conversions)
     return buffer.getvalue()
+
+
+def member(name: str) -> zipfile.ZipInfo:
+    """A ZIP member named ``name``, deflated, dated at a fixed time."""
+    info = zipfile.ZipInfo(name, date_time=(2026, 11, 27, 6, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def utf16_tab_zip(rows: Iterable[Mapping[str, str]], **options: str) -> bytes:

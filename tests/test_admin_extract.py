@@ -104,8 +104,9 @@ def test_permitted_upload_imports_and_reconciles(
 
 
 def test_uploading_the_same_file_again_adds_nothing(staff_client: Client) -> None:
-    upload(staff_client, extract_zip())
-    response = upload(staff_client, extract_zip(), name="again.zip")
+    content = extract_zip()
+    upload(staff_client, content)
+    response = upload(staff_client, content, name="again.zip")
     assert response.status_code == 302
     page = staff_client.get(response["Location"]).content.decode()
     assert "This file was already imported" in page
