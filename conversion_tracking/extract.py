@@ -34,7 +34,8 @@ class ExtractRow(NamedTuple):
 
     ``fingerprint`` is the CRC-32 of the row's other values (not its email
     address): with the IDs and the event date it identifies the row, so that
-    overlapping extracts store it once.
+    overlapping extracts store it once. (PostgreSQL computes its own, from the
+    typed values: see ``loading_sql``.)
     """
 
     member_id: int
@@ -135,68 +136,82 @@ class ExtractReader:
         delimiter = "\t" if "\t" in header_line else ","
         header = next(csv.reader([header_line], delimiter=delimiter))
         self.headers = [cell.strip() for cell in header]
-        self._index = map_columns(self.headers, name)
+        columns = map_columns(self.headers, name)
+        if not keep_email:
+            columns.pop("email_address", None)
+        # The position of each field read, by field name.
+        self.columns = columns
         self._rows = csv.reader(lines, delimiter=delimiter)
-        self._parse_date = DateParser(zone)
+        self.date_parser = DateParser(zone)
 
     @property
     def lines_read(self) -> int:
         return self._lines_read[0]
 
-    def batches(self, size: int = BATCH_SIZE) -> Iterator[list[ExtractRow]]:
-        """Lists of at most ``size`` rows, until the file ends."""
-        index = dict(self._index)
-        if not self.keep_email:
-            index.pop("email_address", None)
-        parse = _row_parser(index, len(self.headers), self._parse_date)
-        batch: list[ExtractRow] = []
+    @property
+    def width(self) -> int:
+        """The number of columns the header names: no row may have fewer."""
+        return len(self.headers)
+
+    def cells(self) -> Iterator[list[str]]:
+        """The cells of each row as ``csv`` reads them, blank rows skipped."""
         try:
             for cells in self._rows:
-                if not cells:
-                    continue
-                try:
-                    batch.append(parse(cells))
-                except (ValueError, IndexError, KeyError):
-                    raise self._diagnose(cells) from None
-                if len(batch) >= size:
-                    yield batch
-                    batch = []
+                if cells:
+                    yield cells
         except csv.Error as exc:
             raise ExtractError(f"Not valid CSV: {exc}.", line=self.lines_read) from exc
+
+    def batches(self, size: int = BATCH_SIZE) -> Iterator[list[ExtractRow]]:
+        """Lists of at most ``size`` rows, until the file ends."""
+        parse = _row_parser(self.columns, self.width, self.date_parser)
+        batch: list[ExtractRow] = []
+        for cells in self.cells():
+            try:
+                batch.append(parse(cells))
+            except (ValueError, IndexError, KeyError, OverflowError):
+                raise self._diagnose(cells) from None
+            if len(batch) >= size:
+                yield batch
+                batch = []
         if batch:
             yield batch
 
     def _diagnose(self, cells: list[str]) -> ExtractError:
-        width = len(self.headers)
+        width = self.width
         if len(cells) - 1 < width:
             return ExtractError(
                 f"The row has {len(cells) - 1} values where the header names {width}.",
                 line=self.lines_read,
             )
+        columns = self.columns
         for field in ID_FIELDS:
-            if field not in self._index:
+            if field not in columns:
                 continue
             try:
                 check_identifier(
-                    cells[self._index[field]], required=field not in OPTIONAL_IDS
+                    cells[columns[field]], required=field not in OPTIONAL_IDS
                 )
             except ValueError as exc:
                 return self._cell_error(field, str(exc))
         try:
-            self._parse_date(cells[self._index["event_date"]])
-        except (ValueError, KeyError):
+            self.date_parser(cells[columns["event_date"]])
+        except (ValueError, KeyError, OverflowError):
             return self._cell_error(
                 "event_date", "not a date and time like 11/26/2026 3:04:05 PM"
             )
-        too_long = (
-            self._cell_error(field, f"longer than {MAX_TEXT_LENGTH} characters")
-            for field in BOUNDED_FIELDS
-            if len(cells[self._index.get(field, -1)]) > MAX_TEXT_LENGTH
-        )
-        return next(too_long, ExtractError("unreadable row", line=self.lines_read))
+        for field in BOUNDED_FIELDS:
+            if len(cells[columns.get(field, -1)]) > MAX_TEXT_LENGTH:
+                return self._cell_error(
+                    field, f"longer than {MAX_TEXT_LENGTH} characters"
+                )
+        for field in TEXT_FIELDS:
+            if "\x00" in cells[columns.get(field, -1)]:
+                return self._cell_error(field, "contains a NUL character")
+        return ExtractError("unreadable row", line=self.lines_read)
 
     def _cell_error(self, field: str, problem: str) -> ExtractError:
-        column = self.headers[self._index[field]]
+        column = self.headers[self.columns[field]]
         return ExtractError(problem, line=self.lines_read, column=column)
 
 
@@ -208,6 +223,7 @@ def _row_parser(
     # columns sit at -1: each row gets an empty cell appended for them.
     get_ids = itemgetter(*(index.get(field, -1) for field in ID_FIELDS))
     date_at = index["event_date"]
+    email_at = index.get("email_address", -1)
     get_texts = itemgetter(*(index.get(field, -1) for field in TEXT_FIELDS))
     get_bounded = itemgetter(*(index.get(field, -1) for field in BOUNDED_FIELDS))
     identity = ("member_id", "job_id", "subscriber_id", "event_date", "email_address")
@@ -246,11 +262,28 @@ def _row_parser(
             event_date = parse_slowly(date, hour)
         else:
             event_date = base + clock[date[-8:-3]]
-        if max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:
+        others = "\x1f".join(get_others(cells))
+        email = cells[email_at]
+        # The bounded values are part of others or are the email address:
+        # when those are short, no single one is too long.
+        long = len(others) > MAX_TEXT_LENGTH or len(email) > MAX_TEXT_LENGTH
+        if long and max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:
             raise ValueError
-        fingerprint = crc32("\x1f".join(get_others(cells)).encode())
-        head = (member_id, job_id, subscriber_id, event_date, fingerprint)
-        return new_row(ExtractRow, (*head, batch_id, url_id, *get_texts(cells)))
+        if "\x00" in others or "\x00" in email:
+            raise ValueError
+        return new_row(
+            ExtractRow,
+            (
+                member_id,
+                job_id,
+                subscriber_id,
+                event_date,
+                crc32(others.encode()),
+                batch_id,
+                url_id,
+                *get_texts(cells),
+            ),
+        )
 
     return parse
 

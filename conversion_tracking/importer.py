@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import transaction
 
 from conversion_tracking.conf import conf
-from conversion_tracking.extract import ExtractError, open_extract
-from conversion_tracking.loading import LoadResult, Progress, load_rows
+from conversion_tracking.extract import ExtractError
+from conversion_tracking.loading import LoadResult, Progress, load_extract
 from conversion_tracking.models import ExtractImport
 from conversion_tracking.reconcile import Reconciliation, reconcile_import
 from conversion_tracking.reconcile_sql import roomy_cache
@@ -81,15 +81,16 @@ def import_extract(
         )
         found = reconcile_import(existing) if reconcile else None
         return ImportResult(existing, duplicate=True, load=None, reconciliation=found)
-    with roomy_cache(), transaction.atomic():
+    with transaction.atomic(), roomy_cache():
         record = ExtractImport.objects.create(
             file_name=file_name[:255],
             checksum=checksum,
             time_zone=str(zone),
             imported_by=imported_by,
         )
-        with open_extract(path, zone, keep_email=conf.STORE_EMAIL_ADDRESS) as reader:
-            load = load_rows(record.pk, reader.batches(), progress)
+        load = load_extract(
+            path, zone, keep_email=conf.STORE_EMAIL_ADDRESS, progress=progress
+        )
         record.row_count = load.rows
         record.added_count = load.added
         record.covers_from = covers_from or load.first_event

@@ -1,27 +1,32 @@
-"""Writing extract rows into the database fast, adding only rows it lacks.
+"""Writing an extract's rows into the database fast, adding only rows it lacks.
 
 ``bulk_create`` spends most of its time building model instances: a million
-rows take close to a minute. PostgreSQL (with psycopg 3) gets the rows by
-``COPY`` into a temporary table and one ``INSERT ... ON CONFLICT DO NOTHING``;
-other databases get ``executemany`` of a plain ``INSERT ... ON CONFLICT DO
-NOTHING``. Either way a row whose key is already stored is skipped.
+rows take close to a minute. PostgreSQL (with psycopg 3) gets the file's cells
+as text by ``COPY`` and checks and converts them itself
+(:mod:`~conversion_tracking.loading_postgres`); should that path refuse a
+file, the rows are read in Python after all, and reach PostgreSQL by a binary
+``COPY`` (:mod:`~conversion_tracking.loading_sql`). Other databases get
+``executemany`` of an ``INSERT ... ON CONFLICT DO NOTHING``. Either way a row
+whose key is already stored is skipped.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from operator import itemgetter
+from pathlib import Path
 
-from django.db import connection
-from django.db.models import BigIntegerField, DateTimeField
+from django.db import connection, transaction
 
-from conversion_tracking.extract import ExtractRow
+from conversion_tracking.extract import ExtractRow, open_extract
 from conversion_tracking.models import ExtractedConversion
 
+logger = logging.getLogger(__name__)
+
 COLUMNS = ExtractRow._fields
-LOAD_TABLE = "conversion_tracking_extract_load"
 _EVENT_DATE = COLUMNS.index("event_date")
 _event_date = itemgetter(_EVENT_DATE)
 
@@ -48,19 +53,52 @@ class LoadResult:
 Progress = Callable[[int], None]
 
 
+def load_extract(
+    path: str | Path,
+    zone: tzinfo,
+    *,
+    keep_email: bool = False,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Store the rows of the extract at ``path`` that the table lacks.
+
+    All or nothing: a problem raises :class:`ExtractError` (naming the line
+    and column of a bad value) and stores nothing; inside the caller's
+    ``atomic`` block the load is a savepoint.
+    """
+    with transaction.atomic():
+        if _can_copy() and _utf8_server():
+            from conversion_tracking.loading_postgres import (
+                FastLoadRefused,
+                load_cells,
+            )
+
+            try:
+                with (
+                    open_extract(path, zone, keep_email=keep_email) as reader,
+                    transaction.atomic(),
+                ):
+                    return load_cells(reader, progress)
+            except FastLoadRefused as refusal:
+                logger.info("Extract %s is read row by row: %s", path, refusal)
+        with open_extract(path, zone, keep_email=keep_email) as reader:
+            return load_rows(reader.batches(), progress)
+
+
 def load_rows(
-    import_id: int,
     batches: Iterable[list[ExtractRow]],
     progress: Progress | None = None,
 ) -> LoadResult:
-    """Store the rows of ``batches`` under the import ``import_id``.
+    """Store the rows of ``batches`` that the table lacks.
 
     Must run inside a transaction: the caller's ``atomic`` block makes the
     load all or nothing.
     """
     if _can_copy():
-        return _copy_rows(import_id, batches, progress)
-    return _insert_rows(import_id, batches, progress)
+        from conversion_tracking.loading_sql import copy_rows
+
+        return copy_rows(batches, progress)
+    return _insert_rows(batches, progress)
 
 
 def _can_copy() -> bool:
@@ -71,6 +109,14 @@ def _can_copy() -> bool:
     return bool(is_psycopg3)
 
 
+def _utf8_server() -> bool:
+    # The checks in SQL count characters as Python does only in UTF-8.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_encoding")
+        (encoding,) = cursor.fetchone()
+    return bool(encoding == "UTF8")
+
+
 def _table() -> str:
     return connection.ops.quote_name(ExtractedConversion._meta.db_table)
 
@@ -79,86 +125,44 @@ def _column_list() -> str:
     return ", ".join(connection.ops.quote_name(column) for column in COLUMNS)
 
 
-def _copy_types() -> list[str]:
-    """The PostgreSQL type of each of ``COLUMNS``, for a binary ``COPY``."""
-    types = []
-    for column in COLUMNS:
-        field = ExtractedConversion._meta.get_field(column)
-        if isinstance(field, BigIntegerField):
-            types.append("int8")
-        elif isinstance(field, DateTimeField):
-            types.append("timestamptz")
-        else:
-            types.append("text")
-    return types
-
-
-def _naive_utc_text(moment: datetime) -> str:
-    # The reader's times are UTC to the second: this is what Django's own
-    # adapter makes of them (with USE_TZ on), at a fraction of its cost.
-    return moment.isoformat(" ")[:19]
-
-
-def _copy_rows(
-    import_id: int,
-    batches: Iterable[list[ExtractRow]],
-    progress: Progress | None,
-) -> LoadResult:
-    result = LoadResult()
-    columns = _column_list()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {LOAD_TABLE} ON COMMIT DROP AS "  # noqa: S608
-            f"SELECT {columns} FROM {_table()} WITH NO DATA"
-        )
-        copy_sql = f"COPY {LOAD_TABLE} ({columns}) FROM STDIN (FORMAT BINARY)"
-        with cursor.cursor.copy(copy_sql) as copy:
-            # The binary format skips turning every value into text and back:
-            # it halves the cost of sending the rows.
-            copy.set_types(_copy_types())
-            for batch in batches:
-                for row in batch:
-                    copy.write_row(row)
-                result.see(batch)
-                if progress is not None:
-                    progress(result.rows)
-        cursor.execute(
-            f"INSERT INTO {_table()} (extract_import_id, {columns}) "  # noqa: S608
-            f"SELECT %s, {columns} FROM {LOAD_TABLE} "
-            "ON CONFLICT DO NOTHING",
-            [import_id],
-        )
-        result.added = cursor.rowcount
-        cursor.execute(f"DROP TABLE {LOAD_TABLE}")
-        # Fresh statistics, or the planner reconciles a million new rows as if
-        # the table were still empty.
-        cursor.execute(f"ANALYZE {_table()}")
-    return result
-
-
 def _insert_rows(
-    import_id: int,
     batches: Iterable[list[ExtractRow]],
     progress: Progress | None,
 ) -> LoadResult:
     result = LoadResult()
-    placeholders = ", ".join(["%s"] * (len(COLUMNS) + 1))
-    sql = (
-        f"INSERT INTO {_table()} (extract_import_id, {_column_list()}) "  # noqa: S608
-        f"VALUES ({placeholders}) ON CONFLICT DO NOTHING"
+    date_sql = "%s"
+    adapt_date: Callable[[datetime], object] = _naive_utc_text
+    if connection.vendor == "sqlite":
+        # SQLite writes the text Django stores from the seconds since the
+        # epoch: four times cheaper than formatting it in Python.
+        date_sql, adapt_date = "datetime(%s, 'unixepoch')", datetime.timestamp
+    values = ", ".join(
+        date_sql if column == "event_date" else "%s" for column in COLUMNS
     )
-    adapt = _naive_utc_text
+    sql = (
+        f"INSERT INTO {_table()} ({_column_list()}) "  # noqa: S608
+        f"VALUES ({values}) ON CONFLICT DO NOTHING"
+    )
+    if connection.vendor == "postgresql":
+        # Without psycopg 3 (so without COPY), PostgreSQL still computes the
+        # fingerprint itself, as its other loads do: a site that changes its
+        # driver keeps recognising the rows it stored.
+        from conversion_tracking.loading_sql import fingerprinted_insert
+
+        sql = fingerprinted_insert()
     with connection.cursor() as cursor:
         for batch in batches:
             cursor.executemany(
-                sql,
-                [
-                    (import_id, *row[:3], adapt(row.event_date), *row[4:])
-                    for row in batch
-                ],
+                sql, [(*row[:3], adapt_date(row[3]), *row[4:]) for row in batch]
             )
             result.added += max(cursor.rowcount, 0)
             result.see(batch)
             if progress is not None:
                 progress(result.rows)
     return result
+
+
+def _naive_utc_text(moment: datetime) -> str:
+    # The reader's times are UTC to the second: this is what Django's own
+    # adapter makes of them (with USE_TZ on), at a fraction of its cost.
+    return moment.isoformat(" ")[:19]

@@ -5,8 +5,9 @@ subscriber and batch (a batch missing on either side matches any), whose
 event time lies within ``CONVERSION_TRACKING_MATCH_TOLERANCE`` of the time the
 pixel was rendered. Each row confirms at most one conversion and each
 conversion is confirmed by at most one row; where several pairs compete, the
-closest in time wins. Every step is a set-based query, so a million rows cost
-a few statements, and a second run over the same data writes nothing.
+closest in time wins. A confirmed conversion keeps the row's event time in
+``recorded_at``. Every step is a set-based query, so a million rows cost a few
+statements, and a second run over the same data writes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Case, Count, Exists, Max, Min, OuterRef, Q, Value, When
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from conversion_tracking.conf import conf
@@ -28,9 +29,9 @@ from conversion_tracking.models import (
     Verification,
 )
 from conversion_tracking.reconcile_sql import (
-    link_closest_pairs,
+    match_closest_pairs,
     roomy_cache,
-    unlink_stale,
+    write_verification,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,18 +76,17 @@ def reconcile(
     # A pixel rendered just before the first event MCE recorded (or just after
     # the last) may still have been recorded inside the range.
     first, last = start - tolerance, end + tolerance
-    with roomy_cache(), transaction.atomic():
-        unlinked = unlink_stale(first, last, tolerance)
-        linked = link_closest_pairs(first, last, tolerance)
-        changed = _update_verification(first, last)
-        _recount_imports(start, end)
-        found = _count(start, end)
+    with transaction.atomic(), roomy_cache():
+        matched = match_closest_pairs(first, last, tolerance)
+        changed = write_verification(first, last)
+        counts = _Counts()
+        _recount_imports(start, end, counts)
+        found = counts.get(start, end)
     logger.info(
-        "Reconciled %s to %s: %s links dropped, %s made, %s statuses changed",
+        "Reconciled %s to %s: %s conversions matched, %s statuses changed",
         start.isoformat(),
         end.isoformat(),
-        unlinked,
-        linked,
+        matched,
         changed,
     )
     return found
@@ -104,31 +104,13 @@ def reconcile_import(extract_import: ExtractImport) -> Reconciliation:
     return found
 
 
-def _update_verification(start: datetime, end: datetime) -> int:
-    covered = ExtractImport.objects.filter(
-        covers_from__lte=OuterRef("created_at"),
-        covers_until__gte=OuterRef("created_at"),
-    )
-    matched = ExtractedConversion.objects.filter(conversion=OuterRef("pk"))
-    status = Case(
-        When(Exists(matched), then=Value(str(Verification.CONFIRMED))),
-        When(Exists(covered), then=Value(str(Verification.MISSING))),
-        default=Value(str(Verification.PENDING)),
-    )
-    # Only rows whose status changes are written: a second run writes none.
-    changed = Conversion.objects.filter(created_at__range=(start, end)).exclude(
-        verification=status
-    )
-    return int(changed.update(verification=status))
-
-
-def _recount_imports(start: datetime, end: datetime) -> None:
+def _recount_imports(start: datetime, end: datetime, counts: _Counts) -> None:
     overlapping = ExtractImport.objects.filter(
         covers_from__lte=end, covers_until__gte=start
     )
     now = timezone.now()
     for extract_import in overlapping:
-        found = _count(extract_import.covers_from, extract_import.covers_until)
+        found = counts.get(extract_import.covers_from, extract_import.covers_until)
         extract_import.confirmed_count = found.confirmed
         extract_import.missing_count = found.missing
         extract_import.mce_only_count = found.mce_only
@@ -145,16 +127,36 @@ def _recount_imports(start: datetime, end: datetime) -> None:
         )
 
 
+class _Counts:
+    """The counts of time ranges, each counted once per reconciliation."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[datetime, datetime], Reconciliation] = {}
+
+    def get(self, start: datetime | None, end: datetime | None) -> Reconciliation:
+        if start is None or end is None:
+            return Reconciliation(start, end)
+        if (start, end) not in self._found:
+            self._found[start, end] = _count(start, end)
+        return self._found[start, end]
+
+
 def _count(start: datetime, end: datetime) -> Reconciliation:
     """The conversions rendered in the range by status, counting as confirmed
     those that rows recorded in the range confirm, and the rows in the range
-    that confirm none."""
-    statuses = Conversion.objects.filter(created_at__range=(start, end)).aggregate(
-        missing=Count("pk", filter=Q(verification=Verification.MISSING)),
-        pending=Count("pk", filter=Q(verification=Verification.PENDING)),
+    that confirm none.
+
+    Each row confirms at most one conversion, whose ``recorded_at`` is the
+    row's event date: the rows that confirm none are the rest.
+    """
+    rendered = Q(created_at__range=(start, end))
+    recorded = Q(recorded_at__range=(start, end))
+    conversions = Conversion.objects.filter(rendered | recorded).aggregate(
+        confirmed=Count("pk", filter=recorded & Q(verification=Verification.CONFIRMED)),
+        missing=Count("pk", filter=rendered & Q(verification=Verification.MISSING)),
+        pending=Count("pk", filter=rendered & Q(verification=Verification.PENDING)),
     )
-    rows = ExtractedConversion.objects.filter(event_date__range=(start, end)).aggregate(
-        confirmed=Count("pk", filter=Q(conversion__isnull=False)),
-        mce_only=Count("pk", filter=Q(conversion__isnull=True)),
+    rows = ExtractedConversion.objects.filter(event_date__range=(start, end)).count()
+    return Reconciliation(
+        start, end, **conversions, mce_only=rows - conversions["confirmed"]
     )
-    return Reconciliation(start, end, **statuses, **rows)

@@ -1,5 +1,11 @@
 """The set-based statements that pair conversions with extract rows.
 
+A confirmed conversion keeps MCE's event date in ``recorded_at``: with the IDs
+it names the row that confirmed it, as values that stay true rather than a
+reference that every write would have to check. Pairs are worked out afresh on
+each run, in temporary tables, and only the conversions whose status or
+recorded time changes are written.
+
 Time arithmetic differs between databases: PostgreSQL compares timestamps
 with intervals, SQLite (which stores text) compares Julian day numbers. The
 rest is one SQL text for both.
@@ -15,9 +21,16 @@ from typing import Any
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
-from conversion_tracking.models import Conversion, ExtractedConversion
+from conversion_tracking.models import (
+    Conversion,
+    ExtractedConversion,
+    ExtractImport,
+    Verification,
+)
+from conversion_tracking.sql_settings import postgresql_settings
 
 PAIRS = "conversion_tracking_pairs"
+MATCHED = "conversion_tracking_matched"
 LINKS = "conversion_tracking_links"
 # SQLite's Julian day numbers carry rounding errors of microseconds; this
 # keeps a pair exactly at the tolerance inside it.
@@ -25,15 +38,46 @@ _EPSILON_SECONDS = 0.001
 # A negative cache size counts KiB: 32 MiB, which holds the hot parts of the
 # indexes of a million-row import while keeping memory well under 200 MB.
 SQLITE_CACHE_KIB = -32 * 1024
+# PostgreSQL's work_mem while reconciling: a hash of a million conversions
+# needs about 80 MB. With the 4 MB default the join spills into batches and
+# hands the status update its rows in random order, which triples its time.
+# Just-in-time compilation is switched off too: each of these statements runs
+# once, and compiling it cost up to a few hundred milliseconds.
+POSTGRESQL_WORK_MEM = "128MB"
+_SAME_IDS = (
+    "e.member_id = c.member_id AND e.job_id = c.job_id "
+    "AND e.subscriber_id = c.subscriber_id"
+)
+# The two best-of rankings of a round: a pair is linked when it is the closest
+# of its conversion's pairs and of its row's pairs (ties go to the lower ID).
+_MUTUAL_BEST = (
+    "SELECT conversion_id, row_id, event_date FROM ("
+    "SELECT conversion_id, row_id, event_date, "
+    "ROW_NUMBER() OVER (PARTITION BY conversion_id ORDER BY distance, row_id) "
+    "AS by_conversion, "
+    "ROW_NUMBER() OVER (PARTITION BY row_id ORDER BY distance, conversion_id) "
+    "AS by_row FROM {pairs}) ranked "
+    "WHERE by_conversion = 1 AND by_row = 1"
+)
 
 
 @contextmanager
 def roomy_cache() -> Iterator[None]:
-    """Give SQLite a page cache that holds a large import's indexes.
+    """Give SQLite a page cache that holds a large import's indexes, and
+    PostgreSQL room to hash and sort a large reconciliation in memory.
 
-    Its default (2 MB) makes every insert into a random place of an index
+    SQLite's default (2 MB) makes every insert into a random place of an index
     spill pages to disk; the cache is memory reserved only as it fills.
+    PostgreSQL's setting lasts until the end of the current transaction at
+    the latest: enter this inside ``transaction.atomic()``.
     """
+    if connection.vendor == "postgresql":
+        with (
+            connection.cursor() as cursor,
+            postgresql_settings(cursor, work_mem=POSTGRESQL_WORK_MEM, jit="off"),
+        ):
+            yield
+        return
     if connection.vendor != "sqlite":
         yield
         return
@@ -58,7 +102,9 @@ def _sql(template: str, **parts: str) -> str:
     return template.format(
         rows=quote(ExtractedConversion._meta.db_table),
         conversions=quote(Conversion._meta.db_table),
+        imports=quote(ExtractImport._meta.db_table),
         pairs=PAIRS,
+        matched=MATCHED,
         links=LINKS,
         **parts,
     )
@@ -71,8 +117,7 @@ def _time(moment: datetime) -> Any:
 def _pair_condition(tolerance: timedelta) -> tuple[str, list[Any]]:
     """SQL true when row ``e`` may confirm conversion ``c``, and its params."""
     same = (
-        "e.member_id = c.member_id AND e.job_id = c.job_id "
-        "AND e.subscriber_id = c.subscriber_id "
+        f"{_SAME_IDS} "
         "AND (e.batch_id = c.batch_id OR e.batch_id IS NULL OR c.batch_id IS NULL)"
     )
     if connection.vendor == "postgresql":
@@ -93,107 +138,178 @@ def _distance() -> str:
     return "abs(julianday(e.event_date) - julianday(c.created_at)) * 86400.0"
 
 
-def unlink_stale(start: datetime, end: datetime, tolerance: timedelta) -> int:
-    """Drop links of conversions in the range that no longer pair (a narrower
-    tolerance, say); returns how many."""
+def match_closest_pairs(start: datetime, end: datetime, tolerance: timedelta) -> int:
+    """Pair the conversions rendered in the range with rows, closest first.
+
+    Fills the temporary table ``MATCHED`` (``conversion_id``, ``row_id``,
+    ``event_date``) and returns its size. Candidate pairs go to a temporary
+    table; each round links the pairs that are the closest for both their
+    conversion and their row, then drops the pairs those two took part in,
+    until none is left. The globally closest pair always qualifies, so every
+    round links some; when no pair competed with another, the first round
+    links them all. Rows that conversions outside the range confirm are left
+    to them.
+    """
+    pairs, params = _candidate_pairs(start, end, tolerance)
+    with connection.cursor() as cursor:
+        drop_work_tables(cursor)
+        cursor.execute(_sql("CREATE TEMPORARY TABLE {pairs} AS ") + pairs, params)
+        # On PostgreSQL in the order of the conversions' IDs (mostly their
+        # order on disk), so that the status update walks the table instead of
+        # jumping about it.
+        order = " ORDER BY conversion_id" if connection.vendor == "postgresql" else ""
+        cursor.execute(
+            _sql("CREATE TEMPORARY TABLE {matched} AS " + _MUTUAL_BEST + order)
+        )
+        matched = _size(cursor, MATCHED)
+        if matched < _size(cursor, PAIRS):
+            matched += _settle_competing_pairs(cursor)
+        if connection.vendor == "postgresql":
+            # PostgreSQL hashes the table; SQLite looks conversions up in it.
+            cursor.execute(_sql("ANALYZE {matched}"))
+        else:
+            cursor.execute(
+                _sql("CREATE UNIQUE INDEX {matched}_conversion ON {matched} ")
+                + "(conversion_id)"
+            )
+    return matched
+
+
+def _candidate_pairs(
+    start: datetime, end: datetime, tolerance: timedelta
+) -> tuple[str, list[Any]]:
+    """A SELECT of every pair a conversion rendered in the range could make:
+    ``conversion_id``, ``row_id``, ``event_date``, ``distance`` in seconds."""
     condition, params = _pair_condition(tolerance)
     sql = _sql(
-        "UPDATE {rows} SET conversion_id = NULL WHERE conversion_id IN ("
-        "SELECT c.id FROM {conversions} c JOIN {rows} e ON e.conversion_id = c.id "
-        "WHERE c.created_at BETWEEN %s AND %s AND NOT ({condition}))",
+        "SELECT c.id AS conversion_id, e.id AS row_id, e.event_date, "
+        "{distance} AS distance "
+        "FROM {conversions} c JOIN {rows} e ON {same_ids} "
+        "WHERE c.created_at BETWEEN %s AND %s "
+        "AND e.event_date BETWEEN %s AND %s AND {condition}",
+        distance=_distance(),
+        same_ids=_SAME_IDS,
         condition=condition,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_time(start), _time(end), *params])
-        return int(max(cursor.rowcount, 0))
-
-
-def link_closest_pairs(start: datetime, end: datetime, tolerance: timedelta) -> int:
-    """Link unmatched conversions rendered in the range to unmatched rows.
-
-    Candidate pairs go to a temporary table; each round links the pairs that
-    are the closest for both their conversion and their row (ties broken by
-    ID), then drops the pairs those two took part in, until none is left.
-    The globally closest pair always qualifies, so every round links some.
-    """
-    condition, params = _pair_condition(tolerance)
-    linked = 0
-    with connection.cursor() as cursor:
-        _drop(cursor)
-        cursor.execute(
-            _sql(
-                "CREATE TEMPORARY TABLE {pairs} AS "
-                "SELECT c.id AS conversion_id, e.id AS row_id, "
-                "{distance} AS distance "
-                "FROM {conversions} c JOIN {rows} e ON e.member_id = c.member_id "
-                "AND e.job_id = c.job_id AND e.subscriber_id = c.subscriber_id "
-                "WHERE c.created_at BETWEEN %s AND %s "
-                "AND e.event_date BETWEEN %s AND %s "
-                "AND e.conversion_id IS NULL AND NOT EXISTS ("
-                "SELECT 1 FROM {rows} x WHERE x.conversion_id = c.id) "
-                "AND {condition}",
-                distance=_distance(),
-                condition=condition,
-            ),
-            [
-                _time(start),
-                _time(end),
-                _time(start - tolerance),
-                _time(end + tolerance),
-                *params,
-            ],
-        )
-        if connection.vendor == "postgresql":
-            cursor.execute(_sql("ANALYZE {pairs}"))
-        while added := _link_round(cursor):
-            linked += added
-        _drop(cursor)
-    return linked
-
-
-def _link_round(cursor: CursorWrapper) -> int:
-    cursor.execute(
-        _sql(
-            "CREATE TEMPORARY TABLE {links} AS "
-            "SELECT conversion_id, row_id FROM ("
-            "SELECT conversion_id, row_id, "
-            "ROW_NUMBER() OVER (PARTITION BY conversion_id ORDER BY distance, row_id) "
-            "AS by_conversion, "
-            "ROW_NUMBER() OVER (PARTITION BY row_id ORDER BY distance, conversion_id) "
-            "AS by_row FROM {pairs}) ranked "
-            "WHERE by_conversion = 1 AND by_row = 1"
-        )
+    params = [
+        _time(start),
+        _time(end),
+        _time(start - tolerance),
+        _time(end + tolerance),
+        *params,
+    ]
+    # Conversions just outside the range may have confirmed rows inside the
+    # rows' wider window. Usually there are none, and the check per row that
+    # leaves their rows to them is left out.
+    border = (
+        "SELECT 1 FROM {conversions} o WHERE ("
+        "(o.created_at >= %s AND o.created_at < %s) "
+        "OR (o.created_at > %s AND o.created_at <= %s)) AND o.verification = %s"
     )
-    if connection.vendor == "postgresql":
-        cursor.execute(
-            _sql(
-                "UPDATE {rows} SET conversion_id = l.conversion_id FROM {links} l "
-                "WHERE {rows}.id = l.row_id"
-            )
-        )
-    else:
-        cursor.execute(_sql("CREATE INDEX {links}_row ON {links} (row_id)"))
-        cursor.execute(
-            _sql(
-                "UPDATE {rows} SET conversion_id = ("
-                "SELECT l.conversion_id FROM {links} l WHERE l.row_id = {rows}.id) "
-                "WHERE id IN (SELECT row_id FROM {links})"
-            )
-        )
-    added = int(max(cursor.rowcount, 0))
-    # Two statements, not one with OR: each IN becomes a semi-join, where an
-    # OR of two would make PostgreSQL rescan the links for every pair.
-    for column in ("conversion_id", "row_id"):
-        cursor.execute(
-            _sql(
-                "DELETE FROM {pairs} WHERE {column} IN (SELECT {column} FROM {links})",
-                column=column,
-            )
-        )
-    cursor.execute(f"DROP TABLE {LINKS}")
-    return added
+    border_params = [
+        _time(start - 2 * tolerance),
+        _time(start),
+        _time(end),
+        _time(end + 2 * tolerance),
+        str(Verification.CONFIRMED),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(border), border_params)
+        if cursor.fetchone() is None:
+            return sql, params
+    kept = _sql(
+        f" AND NOT EXISTS ({border} AND o.recorded_at = e.event_date "
+        "AND o.member_id = e.member_id AND o.job_id = e.job_id "
+        "AND o.subscriber_id = e.subscriber_id)"
+    )
+    return sql + kept, params + border_params
 
 
-def _drop(cursor: CursorWrapper) -> None:
-    cursor.execute(f"DROP TABLE IF EXISTS {LINKS}")
-    cursor.execute(f"DROP TABLE IF EXISTS {PAIRS}")
+def _settle_competing_pairs(cursor: CursorWrapper) -> int:
+    linked = 0
+    cursor.execute(_sql("CREATE TEMPORARY TABLE {links} AS SELECT * FROM {matched}"))
+    while True:
+        # Two statements, not one with OR: each IN becomes a semi-join, where
+        # an OR of two would make PostgreSQL rescan the links for every pair.
+        for column in ("conversion_id", "row_id"):
+            cursor.execute(
+                _sql(
+                    "DELETE FROM {pairs} WHERE {column} IN "
+                    "(SELECT {column} FROM {links})",
+                    column=column,
+                )
+            )
+        cursor.execute(f"DROP TABLE {LINKS}")
+        cursor.execute(_sql("CREATE TEMPORARY TABLE {links} AS " + _MUTUAL_BEST))
+        added = _size(cursor, LINKS)
+        if not added:
+            cursor.execute(f"DROP TABLE {LINKS}")
+            return linked
+        cursor.execute(_sql("INSERT INTO {matched} SELECT * FROM {links}"))
+        linked += added
+
+
+def _size(cursor: CursorWrapper, table: str) -> int:
+    # Not the rowcount of CREATE TABLE ... AS: SQLite's driver reports -1.
+    cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+    return int(cursor.fetchone()[0])
+
+
+def write_verification(start: datetime, end: datetime) -> int:
+    """Write the status of every conversion rendered in the range from
+    ``MATCHED``: confirmed (with the row's event date), missing when an import
+    covers its time, pending otherwise. Returns how many rows changed."""
+    confirmed = str(Verification.CONFIRMED)
+    covered = (
+        "EXISTS (SELECT 1 FROM {imports} i WHERE i.covers_from <= {conversions}."
+        "created_at AND i.covers_until >= {conversions}.created_at)"
+    )
+    status = f"CASE WHEN {covered} THEN %s ELSE %s END"
+    others = [str(Verification.MISSING), str(Verification.PENDING)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                _sql(
+                    "UPDATE {conversions} SET verification = %s, "
+                    "recorded_at = m.event_date FROM {matched} m "
+                    "WHERE {conversions}.id = m.conversion_id AND ("
+                    "{conversions}.verification <> %s "
+                    "OR {conversions}.recorded_at IS DISTINCT FROM m.event_date)"
+                ),
+                [confirmed, confirmed],
+            )
+        else:
+            recorded = _sql(
+                "(SELECT m.event_date FROM {matched} m "
+                "WHERE m.conversion_id = {conversions}.id)"
+            )
+            cursor.execute(
+                _sql(
+                    "UPDATE {conversions} SET verification = %s, "
+                    "recorded_at = {recorded} "
+                    "WHERE id IN (SELECT conversion_id FROM {matched}) "
+                    "AND (verification <> %s OR recorded_at IS NOT {recorded})",
+                    recorded=recorded,
+                ),
+                [confirmed, confirmed],
+            )
+        changed = int(max(cursor.rowcount, 0))
+        cursor.execute(
+            _sql(
+                "UPDATE {conversions} SET verification = {status}, "
+                "recorded_at = NULL "
+                "WHERE created_at BETWEEN %s AND %s AND NOT EXISTS ("
+                "SELECT 1 FROM {matched} m WHERE m.conversion_id = {conversions}.id) "
+                "AND (recorded_at IS NOT NULL OR verification <> {status})",
+                status=_sql(status),
+            ),
+            [*others, _time(start), _time(end), *others],
+        )
+        changed += int(max(cursor.rowcount, 0))
+        drop_work_tables(cursor)
+    return changed
+
+
+def drop_work_tables(cursor: CursorWrapper) -> None:
+    for table in (LINKS, MATCHED, PAIRS):
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
 UPLOAD = "/admin/conversion_tracking/extractimport/add/"
 CHANGELIST = "/admin/conversion_tracking/extractimport/"
+ROWS = "/admin/conversion_tracking/extractedconversion/"
 WITHOUT_CAPTURE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -213,7 +214,7 @@ def test_changelist_counts_rate_and_links() -> None:
     )
     elsewhere.verification = Verification.MISSING
     elsewhere.save()
-    ConversionFactory(job_id=2027714, subscriber_id=1, created_at=T0)
+    confirmed = ConversionFactory(job_id=2027714, subscriber_id=1, created_at=T0)
     upload(client, extract_zip())
     page = client.get(CHANGELIST).content.decode()
     assert "50.0%" in page
@@ -231,6 +232,13 @@ def test_changelist_counts_rate_and_links() -> None:
     mce_only_url = model_admin.mce_only_rows(record).split('"')[1]
     rows = client.get(mce_only_url.replace("&amp;", "&"))
     assert [r.subscriber_id for r in rows.context["cl"].result_list] == [5]
+    assert "none: recorded by MCE only" in rows.content.decode()
+    confirming = client.get(f"{ROWS}?confirms=yes")
+    assert [r.subscriber_id for r in confirming.context["cl"].result_list] == [1]
+    link = reverse("admin:conversion_tracking_conversion_change", args=[confirmed.pk])
+    assert f'<a href="{link}">#{confirmed.pk}</a>' in confirming.content.decode()
+    conversion_page = client.get(link).content.decode()
+    assert "Recorded by MCE at" in conversion_page
     assert "Etc/GMT+6" in model_admin.covered_range(record)
 
 

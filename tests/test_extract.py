@@ -223,7 +223,11 @@ def test_quoted_field_over_several_lines_counts_physical_lines(tmp_path: Path) -
         ({"BatchID": "one"}, "BatchID", "not an ID"),
         ({"URLID": "9" * 20}, "URLID", "not an ID"),
         ({"ClientID": "9" * 19}, "ClientID", "not an ID"),
+        ({"EventDate": "12/31/9999 11:00:00 PM"}, "EventDate", "not a date"),
         ({"SubscriberKey": "k" * 256}, "SubscriberKey", "longer than 255"),
+        ({"SubscriberKey": "k" * 255 + " "}, "SubscriberKey", "longer than 255"),
+        ({"LinkAlias": "a\x00b"}, "LinkAlias", "contains a NUL character"),
+        ({"ReferringURL": "\x00"}, "ReferringURL", "contains a NUL character"),
     ],
 )
 def test_bad_values_name_their_line_and_column(
@@ -239,6 +243,20 @@ def test_bad_values_name_their_line_and_column(
     assert error.column == column
     assert problem in error.message
     assert str(error).startswith(f"Line 4, column {column}: ")
+
+
+def test_email_address_not_kept_is_not_checked(tmp_path: Path) -> None:
+    rows = [
+        row(event_date=MOMENT, email="x" * 300 + "\x00"),
+        row(event_date=MOMENT, email="x" * 300, LinkAlias="a" * 256),
+    ]
+    path = write(tmp_path, "c.zip", utf16_tab_zip(rows))
+    error = read_error(path)
+    assert (error.line, error.column) == (3, "LinkAlias")
+    with pytest.raises(ExtractError) as caught:
+        read_all(path, keep_email=True)
+    assert (caught.value.line, caught.value.column) == (2, "EmailAddress")
+    assert "longer than 255" in caught.value.message
 
 
 def test_short_row(tmp_path: Path) -> None:

@@ -269,7 +269,7 @@ def test_view_only_staff_exports_conversions_as_csv(viewer: Client) -> None:
     assert rows[0] == [
         "id", "created_at", "member_id", "job_id", "subscriber_id", "list_id",
         "url_id", "batch_id", "clicked_at", "link_id", "alias", "display_order",
-        "data", "reference", "path", "verification", "pixel_url",
+        "data", "reference", "path", "verification", "recorded_at", "pixel_url",
     ]  # fmt: skip
     assert rows[1:] == [
         [
@@ -289,6 +289,7 @@ def test_view_only_staff_exports_conversions_as_csv(viewer: Client) -> None:
             "'-2+3",
             "/thanks/",
             "pending",
+            "",
             chosen.pixel_url,
         ]
     ]

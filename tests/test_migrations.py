@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from conversion_tracking.models import Conversion
+from conversion_tracking.models import Conversion, ExtractedConversion
 
 
 @pytest.mark.postgres
@@ -48,3 +48,34 @@ def test_conversions_table_has_only_the_indexes_it_uses() -> None:
     )
     assert "UNIQUE" in indexes["ct_conv_key_unique"]
     assert not any("verification" in definition for definition in indexes.values())
+
+
+@pytest.mark.django_db
+def test_extract_rows_have_one_key_led_by_the_event_date() -> None:
+    table = ExtractedConversion._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+
+    indexed = {
+        name: details["columns"]
+        for name, details in constraints.items()
+        if details["index"] or details["unique"] or details["primary_key"]
+    }
+    assert sorted(indexed.values()) == [
+        ["event_date", "member_id", "job_id", "subscriber_id", "fingerprint"],
+        ["id"],
+    ]
+    assert not any(details["foreign_key"] for details in constraints.values())
+
+
+@pytest.mark.django_db
+def test_no_index_names_what_reconciling_writes() -> None:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(
+            cursor, Conversion._meta.db_table
+        )
+
+    written = {"verification", "recorded_at"}
+    assert not any(
+        written & set(details["columns"]) for details in constraints.values()
+    )

@@ -80,8 +80,16 @@ def test_every_status(tmp_path: Path) -> None:
         2,
     )
     assert record.match_rate == pytest.approx(2 / 3)
-    assert ExtractedConversion.objects.get(subscriber_id=1).conversion == confirmed
-    assert ExtractedConversion.objects.filter(conversion=None).count() == 2
+    confirmed.refresh_from_db()
+    assert confirmed.recorded_at == at(10.2)
+    missing.refresh_from_db()
+    assert missing.recorded_at is None
+    rows = ExtractedConversion.objects.with_confirmed_conversion()
+    assert rows.get(subscriber_id=1).confirmed_conversion_id == confirmed.pk
+    assert rows.get(subscriber_id=5).confirmed_conversion_id == edge.pk
+    only = ExtractedConversion.objects.mce_only()
+    assert sorted(only.values_list("subscriber_id", flat=True)) == [6, 99]
+    assert ExtractedConversion.objects.confirming().count() == 2
 
 
 def test_tolerance_default_and_setting(tmp_path: Path) -> None:
@@ -96,7 +104,8 @@ def test_tolerance_default_and_setting(tmp_path: Path) -> None:
         found = reconcile()
     assert (status(near), status(far)) == (Verification.MISSING, Verification.MISSING)
     assert found.mce_only == 3
-    assert not ExtractedConversion.objects.exclude(conversion=None).exists()
+    assert not Conversion.objects.filter(recorded_at__isnull=False).exists()
+    assert ExtractedConversion.objects.mce_only().count() == 3
 
 
 def test_exactly_at_the_tolerance_matches(tmp_path: Path) -> None:
@@ -149,8 +158,39 @@ def test_competing_pairs_are_settled_over_several_rounds(tmp_path: Path) -> None
     b = conversion(1, 100 / 60)
     import_rows(tmp_path, [mce_row(1, 1), mce_row(1, 170 / 60)])
     assert (status(a), status(b)) == (Verification.CONFIRMED, Verification.CONFIRMED)
-    assert b.extracted.event_date == at(1)
-    assert a.extracted.event_date == at(170 / 60)
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert b.recorded_at == at(1)
+    assert a.recorded_at == at(170 / 60)
+
+
+def test_a_row_confirmed_outside_the_range_is_left_to_its_conversion(
+    tmp_path: Path,
+) -> None:
+    early = conversion(1, 0)
+    import_rows(tmp_path, [mce_row(1, 29)], covers_from=at(-60), covers_until=at(60))
+    assert status(early) == Verification.CONFIRMED
+    later = conversion(1, 40)
+    # Widened by the 30-minute tolerance, the range leaves the early conversion
+    # out but reaches its row, which the later one would otherwise take.
+    found = reconcile(at(31), at(60))
+    assert status(later) == Verification.MISSING
+    assert status(early) == Verification.CONFIRMED
+    assert (found.confirmed, found.missing, found.mce_only) == (0, 1, 0)
+
+
+def test_a_closer_conversion_takes_the_row_over(tmp_path: Path) -> None:
+    far = conversion(1, 0)
+    import_rows(tmp_path, [mce_row(1, 10)], covers_from=at(-60), covers_until=at(60))
+    assert status(far) == Verification.CONFIRMED
+    near = conversion(1, 10.1)
+    reconcile()
+    assert (status(far), status(near)) == (
+        Verification.MISSING,
+        Verification.CONFIRMED,
+    )
+    far.refresh_from_db()
+    assert far.recorded_at is None
 
 
 def test_rerun_is_idempotent_and_writes_nothing(
@@ -159,16 +199,14 @@ def test_rerun_is_idempotent_and_writes_nothing(
     conversion(1, 0)
     conversion(2, 5)
     result = import_rows(tmp_path, [mce_row(1, 0.5), mce_row(3, 6)])
-    statuses = sorted(Conversion.objects.values_list("subscriber_id", "verification"))
-    links = list(ExtractedConversion.objects.values_list("pk", "conversion_id"))
+    fields = ("subscriber_id", "verification", "recorded_at")
+    statuses = sorted(Conversion.objects.values_list(*fields))
+    assert [status for _, status, _ in statuses] == ["confirmed", "missing"]
     with caplog.at_level(logging.INFO, logger="conversion_tracking.reconcile"):
         again = reconcile()
     assert again == result.reconciliation
-    assert "0 links dropped, 0 made, 0 statuses changed" in caplog.text
-    assert sorted(Conversion.objects.values_list("subscriber_id", "verification")) == (
-        statuses
-    )
-    assert list(ExtractedConversion.objects.values_list("pk", "conversion_id")) == links
+    assert "1 conversions matched, 0 statuses changed" in caplog.text
+    assert sorted(Conversion.objects.values_list(*fields)) == statuses
 
 
 def test_reimporting_the_same_file_reconciles_again(tmp_path: Path) -> None:

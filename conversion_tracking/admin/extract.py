@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -31,6 +31,7 @@ from conversion_tracking.models import (
     ExtractImport,
     Verification,
 )
+from conversion_tracking.models.extract import ExtractedConversionQuerySet
 
 if TYPE_CHECKING:
     AdminBase = admin.ModelAdmin[Any]
@@ -111,7 +112,7 @@ class ExtractImportAdmin(AdminBase):
             return str(record.mce_only_count)
         url = _changelist(
             ExtractedConversion,
-            conversion__isnull="True",
+            confirms="no",
             event_date__gte=record.covers_from.isoformat(),
             event_date__lte=record.covers_until.isoformat(),  # type: ignore[union-attr]
         )
@@ -196,6 +197,27 @@ class ExtractImportAdmin(AdminBase):
         return record
 
 
+class ConfirmsFilter(admin.SimpleListFilter):
+    title = _("confirms a conversion")
+    parameter_name = "confirms"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
+        return [
+            ("yes", str(_("yes"))),
+            ("no", str(_("no: recorded by MCE only"))),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        rows = cast(ExtractedConversionQuerySet, queryset)
+        if self.value() == "yes":
+            return rows.confirming()
+        if self.value() == "no":
+            return rows.mce_only()
+        return queryset
+
+
 @admin.register(ExtractedConversion)
 class ExtractedConversionAdmin(AdminBase):
     list_display = (
@@ -206,16 +228,23 @@ class ExtractedConversionAdmin(AdminBase):
         "batch_id",
         "event_type",
         "link_alias",
-        "conversion",
+        "confirmed_conversion",
     )
-    list_filter = (
-        "event_date",
-        "event_type",
-        ("conversion", admin.EmptyFieldListFilter),
-    )
+    list_filter = ("event_date", "event_type", ConfirmsFilter)
     search_fields = ("=job_id", "=subscriber_id", "subscriber_key")
-    list_select_related = ("conversion",)
     show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows = cast(ExtractedConversionQuerySet, super().get_queryset(request))
+        return rows.with_confirmed_conversion()
+
+    @admin.display(description=_("confirmed conversion"))
+    def confirmed_conversion(self, row: ExtractedConversion) -> str:
+        pk = getattr(row, "confirmed_conversion_id", None)
+        if pk is None:
+            return str(_("none: recorded by MCE only"))
+        url = reverse("admin:conversion_tracking_conversion_change", args=[pk])
+        return format_html('<a href="{}">#{}</a>', url, pk)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

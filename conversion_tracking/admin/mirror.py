@@ -167,9 +167,19 @@ class ConversionAdmin(ReadOnlyMirrorAdmin):
     search_fields = ("job_id", "subscriber_id", "reference")
     search_help_text = _("A job ID, a subscriber ID or a reference.")
     date_hierarchy = "created_at"
-    readonly_fields = ("pixel", "pixel_url_text")
+    readonly_fields = ("recorded_at", "pixel", "pixel_url_text")
     fieldsets = (
-        (None, {"fields": ("created_at", "verification", "alias", "reference")}),
+        (
+            None,
+            {
+                "fields": (
+                    "created_at",
+                    ("verification", "recorded_at"),
+                    "alias",
+                    "reference",
+                )
+            },
+        ),
         (
             _("Click"),
             {
@@ -200,6 +210,7 @@ class ConversionAdmin(ReadOnlyMirrorAdmin):
         "reference",
         "path",
         "verification",
+        "recorded_at",
         "pixel_url",
     )
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversion_tracking.extract_values import MAX_TEXT_LENGTH
-from conversion_tracking.models.mirror import Conversion
+from conversion_tracking.models.mirror import Conversion, Verification
 
 
 class ImportStatus(models.TextChoices):
@@ -73,18 +74,42 @@ class ExtractImport(models.Model):
         return self.confirmed_count / checked if checked else None
 
 
+def _confirmed_by_row() -> models.QuerySet[Conversion]:
+    # A confirmed conversion names its row by the IDs and MCE's event date
+    # (values that stay true, rather than a reference to keep in step).
+    confirmed: models.QuerySet[Conversion] = Conversion.objects.filter(
+        verification=Verification.CONFIRMED,
+        recorded_at=OuterRef("event_date"),
+        member_id=OuterRef("member_id"),
+        job_id=OuterRef("job_id"),
+        subscriber_id=OuterRef("subscriber_id"),
+    )
+    return confirmed
+
+
+class ExtractedConversionQuerySet(models.QuerySet["ExtractedConversion"]):
+    def with_confirmed_conversion(self) -> ExtractedConversionQuerySet:
+        """Annotate ``confirmed_conversion_id``: the conversion each row
+        confirmed, or ``None`` for a row recorded by MCE only."""
+        annotated: ExtractedConversionQuerySet = self.annotate(
+            confirmed_conversion_id=Subquery(_confirmed_by_row().values("pk")[:1])
+        )
+        return annotated
+
+    def confirming(self) -> ExtractedConversionQuerySet:
+        """The rows that confirmed a conversion of the mirror."""
+        rows: ExtractedConversionQuerySet = self.filter(Exists(_confirmed_by_row()))
+        return rows
+
+    def mce_only(self) -> ExtractedConversionQuerySet:
+        """The rows recorded by MCE only: no conversion of the mirror matched."""
+        rows: ExtractedConversionQuerySet = self.filter(~Exists(_confirmed_by_row()))
+        return rows
+
+
 class ExtractedConversion(models.Model):
     """One row of an extract's conversions file."""
 
-    extract_import = models.ForeignKey(
-        ExtractImport,
-        on_delete=models.CASCADE,
-        related_name="rows",
-        verbose_name=_("imported with"),
-        # Rows are looked up by IDs and dates, never by import: an index here
-        # would only slow every load down.
-        db_index=False,
-    )
     member_id = models.BigIntegerField(_("member ID (MID)"))
     job_id = models.BigIntegerField(_("job ID"))
     subscriber_id = models.BigIntegerField(_("subscriber ID"))
@@ -93,8 +118,9 @@ class ExtractedConversion(models.Model):
         _("fingerprint"),
         editable=False,
         help_text=_(
-            "CRC-32 of the row's other values: with the IDs and the event date it "
-            "identifies the row, so overlapping extracts add it once."
+            "A hash of the row's other values (its email address aside): with "
+            "the IDs and the event date it identifies the row, so overlapping "
+            "extracts add it once."
         ),
     )
     batch_id = models.BigIntegerField(_("batch ID"), null=True, blank=True)
@@ -121,33 +147,27 @@ class ExtractedConversion(models.Model):
     url = models.TextField(_("URL"), blank=True)
     referring_url = models.TextField(_("referring URL"), blank=True)
     conversion_data = models.TextField(_("conversion data"), blank=True)
-    conversion = models.OneToOneField(
-        Conversion,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="extracted",
-        verbose_name=_("matched conversion"),
-    )
+
+    objects = ExtractedConversionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("extracted conversion")
         verbose_name_plural = _("extracted conversions")
         ordering = ["-event_date", "-pk"]
         constraints = [
-            # Also the index reconciliation looks rows up by.
+            # The event date leads: the index also serves every look-up by time
+            # range, and a load sorted by it appends to the index's right edge.
             models.UniqueConstraint(
                 fields=[
+                    "event_date",
                     "member_id",
                     "job_id",
                     "subscriber_id",
-                    "event_date",
                     "fingerprint",
                 ],
                 name="ct_extracted_unique_row",
             )
         ]
-        indexes = [models.Index(fields=["event_date"], name="ct_extracted_date_idx")]
 
     def __str__(self) -> str:
         return f"Job {self.job_id} conversion at {self.event_date:%Y-%m-%d %H:%M}"

@@ -92,6 +92,16 @@ class Conversion(TrackingIds):
         choices=Verification.choices,
         default=Verification.PENDING,
     )
+    recorded_at = models.DateTimeField(
+        _("recorded by MCE at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The event date of the extract row that confirmed this conversion: "
+            "with the IDs, it names that row."
+        ),
+    )
     conversion_key = models.CharField(
         _("conversion key"),
         max_length=64,
@@ -105,10 +115,10 @@ class Conversion(TrackingIds):
         verbose_name = _("conversion")
         verbose_name_plural = _("conversions")
         ordering = ["-created_at", "-pk"]
-        # No index names the status: on PostgreSQL (where the migration leaves
-        # half of each page free) reconciliation then rewrites a row in place,
-        # without an index entry. The admin finds the missing conversions of
-        # an import through the created_at index.
+        # No index names the status or the recorded time: on PostgreSQL (where
+        # the migration leaves half of each page free) reconciliation then
+        # rewrites a row in place, without an index entry. The admin finds the
+        # missing conversions of an import through the created_at index.
         indexes = [
             models.Index(fields=["created_at"], name="ct_conv_created_idx"),
             models.Index(fields=["job_id", "subscriber_id"], name="ct_conv_job_idx"),

@@ -149,9 +149,8 @@ class Command(BaseCommand):
             return
         self.stdout.write("Recorded by MCE only, by MID and job:")
         groups = (
-            ExtractedConversion.objects.filter(
-                event_date__range=(found.start, found.end), conversion=None
-            )
+            ExtractedConversion.objects.mce_only()
+            .filter(event_date__range=(found.start, found.end))
             .values_list("member_id", "job_id")
             .annotate(rows=Count("pk"))
             .order_by("-rows", "member_id", "job_id")
