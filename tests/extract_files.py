@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import codecs
 import io
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+# Python 3.10's csv module refuses a line that holds a NUL anywhere in it
+# ("line contains NUL"); from 3.11 on it reads the line, so the reader can name
+# the column of a NUL it keeps and ignore one in a column it does not read.
+CSV_READS_NUL = sys.version_info >= (3, 11)
+NUL_PROBLEM = "contains a NUL character"
+
+
+def expected_start(line: int, column: str, problem: str) -> str:
+    """How the error about a bad ``problem`` in ``column`` on ``line`` starts."""
+    if problem == NUL_PROBLEM and not CSV_READS_NUL:
+        return f"Line {line}: Not valid CSV: line contains NUL"
+    return f"Line {line}, column {column}: {problem}"
+
 
 CENTRAL = ZoneInfo("Etc/GMT+6")
 

@@ -16,8 +16,11 @@ from conversion_tracking.extract_values import DateParser, check_identifier
 from tests.extract_files import (
     CENTRAL,
     COLUMNS,
+    CSV_READS_NUL,
+    NUL_PROBLEM,
     csv_text,
     encode,
+    expected_start,
     row,
     utf8_comma_csv,
     utf16_tab_zip,
@@ -226,8 +229,8 @@ def test_quoted_field_over_several_lines_counts_physical_lines(tmp_path: Path) -
         ({"EventDate": "12/31/9999 11:00:00 PM"}, "EventDate", "not a date"),
         ({"SubscriberKey": "k" * 256}, "SubscriberKey", "longer than 255"),
         ({"SubscriberKey": "k" * 255 + " "}, "SubscriberKey", "longer than 255"),
-        ({"LinkAlias": "a\x00b"}, "LinkAlias", "contains a NUL character"),
-        ({"ReferringURL": "\x00"}, "ReferringURL", "contains a NUL character"),
+        ({"LinkAlias": "a\x00b"}, "LinkAlias", NUL_PROBLEM),
+        ({"ReferringURL": "\x00"}, "ReferringURL", NUL_PROBLEM),
     ],
 )
 def test_bad_values_name_their_line_and_column(
@@ -240,14 +243,12 @@ def test_bad_values_name_their_line_and_column(
     ]
     error = read_error(write(tmp_path, "c.zip", utf16_tab_zip(rows)))
     assert error.line == 4
-    assert error.column == column
-    assert problem in error.message
-    assert str(error).startswith(f"Line 4, column {column}: ")
+    assert str(error).startswith(expected_start(4, column, problem))
 
 
 def test_email_address_not_kept_is_not_checked(tmp_path: Path) -> None:
     rows = [
-        row(event_date=MOMENT, email="x" * 300 + "\x00"),
+        row(event_date=MOMENT, email="x" * 300 + ("\x00" if CSV_READS_NUL else "")),
         row(event_date=MOMENT, email="x" * 300, LinkAlias="a" * 256),
     ]
     path = write(tmp_path, "c.zip", utf16_tab_zip(rows))

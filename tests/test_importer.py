@@ -19,8 +19,11 @@ from conversion_tracking.loading import COLUMNS
 from conversion_tracking.models import ExtractedConversion, ExtractImport, ImportStatus
 from tests.extract_files import (
     CENTRAL,
+    CSV_READS_NUL,
+    NUL_PROBLEM,
     csv_text,
     encode,
+    expected_start,
     row,
     utf8_comma_csv,
     utf16_tab_zip,
@@ -133,8 +136,8 @@ NOT_A_DATE = "not a date and time like 11/26/2026 3:04:05 PM"
         ({"EventDate": "PM"}, "EventDate", NOT_A_DATE),
         ({"EventDate": ""}, "EventDate", NOT_A_DATE),
         ({"SubscriberKey": "k" * 255 + " "}, "SubscriberKey", "longer than 255"),
-        ({"LinkAlias": "a\x00b"}, "LinkAlias", "contains a NUL character"),
-        ({"ReferringURL": "\x00"}, "ReferringURL", "contains a NUL character"),
+        ({"LinkAlias": "a\x00b"}, "LinkAlias", NUL_PROBLEM),
+        ({"ReferringURL": "\x00"}, "ReferringURL", NUL_PROBLEM),
     ],
 )
 def test_bad_values_are_named_on_every_database(
@@ -143,7 +146,7 @@ def test_bad_values_are_named_on_every_database(
     rows = [*rows_at(0, 1), row(event_date=T0, **values), *rows_at(2)]
     with pytest.raises(ExtractError) as caught:
         import_extract(write(tmp_path, "t.zip", utf16_tab_zip(rows)))
-    assert str(caught.value).startswith(f"Line 4, column {column}: {problem}")
+    assert str(caught.value).startswith(expected_start(4, column, problem))
     assert_nothing_stored()
 
 
@@ -184,6 +187,7 @@ def test_unusual_but_valid_values_are_stored_as_read(tmp_path: Path) -> None:
     assert ExtractedConversion.objects.filter(event_date__lt=T0).count() == 0
 
 
+@pytest.mark.skipif(not CSV_READS_NUL, reason="Python 3.10's csv refuses any NUL")
 def test_a_nul_in_a_column_not_kept_is_ignored(tmp_path: Path) -> None:
     rows = [row(event_date=T0, email="ann\x00@example.com")]
     import_extract(write(tmp_path, "t.zip", utf16_tab_zip(rows)))
@@ -195,7 +199,7 @@ def test_a_nul_in_a_kept_email_address_is_named(tmp_path: Path) -> None:
     rows = [*rows_at(0), row(event_date=T0, email="ann\x00@example.com")]
     with pytest.raises(ExtractError) as caught:
         import_extract(write(tmp_path, "t.zip", utf16_tab_zip(rows)))
-    assert (caught.value.line, caught.value.column) == (3, "EmailAddress")
+    assert str(caught.value).startswith(expected_start(3, "EmailAddress", NUL_PROBLEM))
     assert_nothing_stored()
 
 

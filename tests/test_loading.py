@@ -26,6 +26,7 @@ from conversion_tracking.models import ExtractedConversion
 from tests.extract_files import (
     CENTRAL,
     COLUMNS,
+    CSV_READS_NUL,
     csv_text,
     encode,
     row,
@@ -262,6 +263,7 @@ def test_rows_longer_than_the_header_and_unknown_columns(tmp_path: Path) -> None
     assert stored()[0][:4] == (6421787, 2027714, 151496521, T0)
 
 
+@pytest.mark.skipif(not CSV_READS_NUL, reason="Python 3.10's csv refuses any NUL")
 def test_a_nul_in_an_ignored_column_is_no_problem(tmp_path: Path) -> None:
     path = write(tmp_path, "c.zip", utf16_tab_zip([row(event_date=T0, email="a\x00")]))
 
