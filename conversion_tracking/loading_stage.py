@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.db.backends.utils import CursorWrapper
 
-from conversion_tracking.extract import BOUNDED_FIELDS, OPTIONAL_IDS, ExtractRow
+from conversion_tracking.extract_columns import BOUNDED_FIELDS, OPTIONAL_IDS, ExtractRow
 from conversion_tracking.extract_values import MAX_TEXT_LENGTH, DateParser
 from conversion_tracking.loading_sql import FINGERPRINTED, fingerprint, quoted
 
