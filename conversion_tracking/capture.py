@@ -104,9 +104,10 @@ def restore_from_hidden_field(request: HttpRequest) -> None:
 
 
 def get_tracking(request: HttpRequest) -> TrackingSet | None:
-    """The visitor's current tracking set, or ``None``.
+    """The visitor's current tracking set, or ``None`` when there is none.
 
-    ``None`` as well when the consent callable says no or the request has no
+    ``None`` as well when the attribution window has passed, the consent
+    callable (``CONVERSION_TRACKING_CONSENT``) says no or the request has no
     session.
     """
     session = getattr(request, "session", None)
