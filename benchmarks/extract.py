@@ -41,7 +41,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 SPAN_SECONDS = 30 * 24 * 3600
-CENTRAL = timezone(timedelta(hours=-6))
 HEADER = (
     "ClientID\tSendID\tSubscriberKey\tEmailAddress\tSubscriberID\tListID\t"
     "EventDate\tEventType\tBatchID\tTriggeredSendExternalKey\n"
@@ -60,17 +59,10 @@ def ids(number: int) -> tuple[int, int, int, int]:
     return 6421787, 2027714 + number % 40, 100_000_000 + number, 1 + number % 3
 
 
-def event_text(moment: datetime) -> str:
-    local = moment.astimezone(CENTRAL)
-    hour = local.hour % 12 or 12
-    meridiem = "AM" if local.hour < 12 else "PM"
-    return (
-        f"{local.month}/{local.day}/{local.year} "
-        f"{hour}:{local.minute:02d}:{local.second:02d} {meridiem}"
-    )
-
-
 def write_extract(path: Path, rows: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.extract_files import event_date_text
+
     missing_every, mce_only_every = 50, 50
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("Sent.csv", "ClientID,SendID,SubscriberID,EventDate\r\n")
@@ -92,7 +84,7 @@ def write_extract(path: Path, rows: int) -> None:
                 text.write(
                     f"{member_id}\t{job_id}\tkey-{subscriber_id}\t"
                     f"s{subscriber_id}@example.com\t{subscriber_id}\t1940\t"
-                    f"{event_text(moment)}\tConversion\t{batch_id}\t\n"
+                    f"{event_date_text(moment)}\tConversion\t{batch_id}\t\n"
                 )
             text.flush()
             text.detach()
