@@ -44,7 +44,6 @@ class ExtractReader:
         self, name: str, text: IO[str], zone: tzinfo, *, keep_email: bool = False
     ) -> None:
         self.name = name
-        self.keep_email = keep_email
         self._lines_read = [0]
         lines = read_lines(text, self._lines_read)
         header_line = next(lines, None)

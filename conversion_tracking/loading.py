@@ -117,12 +117,13 @@ def _utf8_server() -> bool:
     return bool(encoding == "UTF8")
 
 
-def _table() -> str:
-    return connection.ops.quote_name(ExtractedConversion._meta.db_table)
+def quoted(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 
-def _column_list() -> str:
-    return ", ".join(connection.ops.quote_name(column) for column in COLUMNS)
+def table() -> str:
+    """The quoted name of the extract rows' table."""
+    return quoted(ExtractedConversion._meta.db_table)
 
 
 def _insert_rows(
@@ -140,7 +141,7 @@ def _insert_rows(
         date_sql if column == "event_date" else "%s" for column in COLUMNS
     )
     sql = (
-        f"INSERT INTO {_table()} ({_column_list()}) "  # noqa: S608
+        f"INSERT INTO {table()} ({', '.join(map(quoted, COLUMNS))}) "  # noqa: S608
         f"VALUES ({values}) ON CONFLICT DO NOTHING"
     )
     if connection.vendor == "postgresql":

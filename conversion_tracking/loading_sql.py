@@ -19,7 +19,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import BigIntegerField, DateTimeField
 
 from conversion_tracking.extract import ExtractRow
-from conversion_tracking.loading import LoadResult, Progress
+from conversion_tracking.loading import LoadResult, Progress, quoted, table
 from conversion_tracking.models import ExtractedConversion
 from conversion_tracking.sql_settings import postgresql_settings
 
@@ -49,14 +49,6 @@ def fingerprint(texts: dict[str, str]) -> str:
     ``FINGERPRINTED`` values (never NULL; IDs as digits, ``''`` for none)."""
     joined = " || E'\\x1f' || ".join(texts[field] for field in FINGERPRINTED)
     return f"hashtextextended({joined}, 0)"
-
-
-def quoted(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def table() -> str:
-    return quoted(ExtractedConversion._meta.db_table)
 
 
 def add_new_rows(

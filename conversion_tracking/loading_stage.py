@@ -14,7 +14,8 @@ from django.db.backends.utils import CursorWrapper
 
 from conversion_tracking.extract_columns import BOUNDED_FIELDS, OPTIONAL_IDS, ExtractRow
 from conversion_tracking.extract_values import MAX_TEXT_LENGTH, DateParser
-from conversion_tracking.loading_sql import FINGERPRINTED, fingerprint, quoted
+from conversion_tracking.loading import quoted
+from conversion_tracking.loading_sql import FINGERPRINTED, fingerprint
 
 STAGE = "conversion_tracking_extract_stage"
 HOURS = "conversion_tracking_extract_hours"
