@@ -23,7 +23,7 @@ from conversion_tracking.extract import ExtractError
 from conversion_tracking.loading import LoadResult, Progress, load_extract
 from conversion_tracking.models import ExtractImport
 from conversion_tracking.reconcile import Reconciliation, reconcile_import
-from conversion_tracking.reconcile_sql import roomy_cache
+from conversion_tracking.reconcile_sql import roomy_memory
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def import_extract(
         )
         found = reconcile_import(existing) if reconcile else None
         return ImportResult(existing, duplicate=True, load=None, reconciliation=found)
-    with transaction.atomic(), roomy_cache():
+    with transaction.atomic(), roomy_memory():
         record = ExtractImport.objects.create(
             file_name=file_name[:255],
             checksum=checksum,

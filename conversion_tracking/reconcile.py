@@ -30,7 +30,7 @@ from conversion_tracking.models import (
 )
 from conversion_tracking.reconcile_sql import (
     match_closest_pairs,
-    roomy_cache,
+    roomy_memory,
     write_verification,
 )
 
@@ -76,7 +76,7 @@ def reconcile(
     # A pixel rendered just before the first event MCE recorded (or just after
     # the last) may still have been recorded inside the range.
     first, last = start - tolerance, end + tolerance
-    with transaction.atomic(), roomy_cache():
+    with transaction.atomic(), roomy_memory():
         matched = match_closest_pairs(first, last, tolerance)
         changed = write_verification(first, last)
         counts = _Counts()

@@ -62,9 +62,9 @@ _MUTUAL_BEST = (
 
 
 @contextmanager
-def roomy_cache() -> Iterator[None]:
+def roomy_memory() -> Iterator[None]:
     """Give SQLite a page cache that holds a large import's indexes, and
-    PostgreSQL room to hash and sort a large reconciliation in memory.
+    PostgreSQL room to hash and sort a large import or reconciliation in memory.
 
     SQLite's default (2 MB) makes every insert into a random place of an index
     spill pages to disk; the cache is memory reserved only as it fills.
