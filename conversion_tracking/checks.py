@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,9 @@ from conversion_tracking.conf import PREFIX, conf
 
 MIDDLEWARE_PATH = "conversion_tracking.middleware.ConversionTrackingMiddleware"
 MIN_MATCH_TOLERANCE = timedelta(minutes=5)
+# Reconciliation updates the mirror with UPDATE ... FROM, which SQLite has
+# had since 3.33.0 (2020).
+MIN_SQLITE_VERSION = (3, 33, 0)
 
 
 def _middleware_index(cls: type) -> int | None:
@@ -69,6 +73,7 @@ def check_settings(
         *_check_consent(),
         *_check_max_age(),
         *_check_extract_settings(),
+        *_check_sqlite_version(sqlite3.sqlite_version_info, settings.DATABASES),
     ]
 
 
@@ -192,3 +197,22 @@ def _check_extract_settings() -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _check_sqlite_version(
+    version: tuple[int, int, int], databases: dict[str, dict[str, Any]]
+) -> list[CheckMessage]:
+    uses_sqlite = any(
+        "sqlite3" in database.get("ENGINE", "") for database in databases.values()
+    )
+    if not uses_sqlite or version >= MIN_SQLITE_VERSION:
+        return []
+    found = ".".join(map(str, version))
+    return [
+        Error(
+            f"SQLite {found} is too old to reconcile extracts: the app needs "
+            "3.33.0 or newer.",
+            hint="Install a newer SQLite library for Python, or use PostgreSQL.",
+            id="conversion_tracking.E009",
+        )
+    ]

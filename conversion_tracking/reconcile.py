@@ -29,7 +29,7 @@ from conversion_tracking.models import (
     Verification,
 )
 from conversion_tracking.reconcile_sql import (
-    match_closest_pairs,
+    find_verdicts,
     roomy_memory,
     write_verification,
 )
@@ -77,8 +77,8 @@ def reconcile(
     # the last) may still have been recorded inside the range.
     first, last = start - tolerance, end + tolerance
     with transaction.atomic(), roomy_memory():
-        matched = match_closest_pairs(first, last, tolerance)
-        changed = write_verification(first, last)
+        matched = find_verdicts(first, last, tolerance)
+        changed = write_verification()
         counts = _Counts()
         _recount_imports(start, end, counts)
         found = counts.get(start, end)

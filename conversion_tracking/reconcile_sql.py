@@ -29,6 +29,8 @@ from conversion_tracking.models import (
 )
 from conversion_tracking.sql_settings import postgresql_settings
 
+CANDIDATES = "conversion_tracking_candidates"
+VERDICTS = "conversion_tracking_verdicts"
 PAIRS = "conversion_tracking_pairs"
 MATCHED = "conversion_tracking_matched"
 LINKS = "conversion_tracking_links"
@@ -44,6 +46,8 @@ SQLITE_CACHE_KIB = -32 * 1024
 # Just-in-time compilation is switched off too: each of these statements runs
 # once, and compiling it cost up to a few hundred milliseconds.
 POSTGRESQL_WORK_MEM = "128MB"
+# One tenth of PostgreSQL's default cost of passing a row from a worker.
+PARALLEL_TUPLE_COST = "0.01"
 _SAME_IDS = (
     "e.member_id = c.member_id AND e.job_id = c.job_id "
     "AND e.subscriber_id = c.subscriber_id"
@@ -103,6 +107,8 @@ def _sql(template: str, **parts: str) -> str:
         rows=quote(ExtractedConversion._meta.db_table),
         conversions=quote(Conversion._meta.db_table),
         imports=quote(ExtractImport._meta.db_table),
+        candidates=CANDIDATES,
+        verdicts=VERDICTS,
         pairs=PAIRS,
         matched=MATCHED,
         links=LINKS,
@@ -140,66 +146,50 @@ def _distance() -> str:
     return "abs(julianday(e.event_date) - julianday(c.created_at)) * 86400.0"
 
 
-def match_closest_pairs(start: datetime, end: datetime, tolerance: timedelta) -> int:
-    """Pair the conversions rendered in the range with rows, closest first.
+def find_verdicts(start: datetime, end: datetime, tolerance: timedelta) -> int:
+    """Find the row that confirms each conversion rendered in the range.
 
-    Fills the temporary table ``MATCHED`` (``conversion_id``, ``row_id``,
-    ``event_date``) and returns its size. Candidate pairs go to a temporary
-    table; each round links the pairs that are the closest for both their
-    conversion and their row, then drops the pairs those two took part in,
-    until none is left. The globally closest pair always qualifies, so every
-    round links some; when no pair competed with another, the first round
-    links them all. Rows that conversions outside the range confirm are left
-    to them.
+    Fills the temporary table ``VERDICTS`` (``conversion_id``, ``event_date``)
+    with every such conversion and the event date of its row, or NULL where
+    no row confirms it; returns how many rows do. Each conversion's candidate
+    rows are found in one join. Usually no conversion has two candidates and
+    no row two conversions, and every candidate pair stands as it is;
+    otherwise :func:`_closest_pairs` settles who gets which row.
     """
-    pairs, params = _candidate_pairs(start, end, tolerance)
     with connection.cursor() as cursor:
         drop_work_tables(cursor)
-        cursor.execute(_sql("CREATE TEMPORARY TABLE {pairs} AS ") + pairs, params)
-        # On PostgreSQL in the order of the conversions' IDs (mostly their
-        # order on disk), so that the status update walks the table instead of
-        # jumping about it.
-        order = " ORDER BY conversion_id" if connection.vendor == "postgresql" else ""
+        _find_candidates(cursor, start, end, tolerance)
         cursor.execute(
-            _sql("CREATE TEMPORARY TABLE {matched} AS " + _MUTUAL_BEST + order)
+            _sql(
+                "SELECT COUNT(*), COUNT(DISTINCT conversion_id), COUNT(row_id), "
+                "COUNT(DISTINCT row_id) FROM {candidates}"
+            )
         )
-        matched = _size(cursor, MATCHED)
-        if matched < _size(cursor, PAIRS):
-            matched += _settle_competing_pairs(cursor)
+        conversions, distinct_conversions, pairs, distinct_rows = cursor.fetchone()
+        if conversions == distinct_conversions and pairs == distinct_rows:
+            cursor.execute(_sql("ALTER TABLE {candidates} RENAME TO {verdicts}"))
+            matched = int(pairs)
+        else:
+            matched = _closest_pairs(cursor)
         if connection.vendor == "postgresql":
             # PostgreSQL hashes the table; SQLite looks conversions up in it.
-            cursor.execute(_sql("ANALYZE {matched}"))
+            cursor.execute(_sql("ANALYZE {verdicts}"))
         else:
             cursor.execute(
-                _sql("CREATE UNIQUE INDEX {matched}_conversion ON {matched} ")
+                _sql("CREATE UNIQUE INDEX {verdicts}_conversion ON {verdicts} ")
                 + "(conversion_id)"
             )
     return matched
 
 
-def _candidate_pairs(
-    start: datetime, end: datetime, tolerance: timedelta
-) -> tuple[str, list[Any]]:
-    """A SELECT of every pair a conversion rendered in the range could make:
-    ``conversion_id``, ``row_id``, ``event_date``, ``distance`` in seconds."""
+def _find_candidates(
+    cursor: CursorWrapper, start: datetime, end: datetime, tolerance: timedelta
+) -> None:
+    """Fill ``CANDIDATES`` with every pair a conversion rendered in the range
+    could make (``conversion_id``, ``row_id``, ``event_date``, ``distance``
+    in seconds), and a row of NULLs beside each conversion that has none."""
     condition, params = _pair_condition(tolerance)
-    sql = _sql(
-        "SELECT c.id AS conversion_id, e.id AS row_id, e.event_date, "
-        "{distance} AS distance "
-        "FROM {conversions} c JOIN {rows} e ON {same_ids} "
-        "WHERE c.created_at BETWEEN %s AND %s "
-        "AND e.event_date BETWEEN %s AND %s AND {condition}",
-        distance=_distance(),
-        same_ids=_SAME_IDS,
-        condition=condition,
-    )
-    params = [
-        _time(start),
-        _time(end),
-        _time(start - tolerance),
-        _time(end + tolerance),
-        *params,
-    ]
+    rendered = "c.created_at BETWEEN %s AND %s"
     # Conversions just outside the range may have confirmed rows inside the
     # rows' wider window. Usually there are none, and the check per row that
     # leaves their rows to them is left out.
@@ -215,20 +205,69 @@ def _candidate_pairs(
         _time(end + 2 * tolerance),
         str(Verification.CONFIRMED),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(border), border_params)
-        if cursor.fetchone() is None:
-            return sql, params
-    kept = _sql(
-        f" AND NOT EXISTS ({border} AND o.recorded_at = e.event_date "
-        "AND o.member_id = e.member_id AND o.job_id = e.job_id "
-        "AND o.subscriber_id = e.subscriber_id)"
+    cursor.execute(_sql(border), border_params)
+    if cursor.fetchone() is not None:
+        condition += _sql(
+            f" AND NOT EXISTS ({border} AND o.recorded_at = e.event_date "
+            "AND o.member_id = e.member_id AND o.job_id = e.job_id "
+            "AND o.subscriber_id = e.subscriber_id)"
+        )
+        params += border_params
+    # PostgreSQL keeps the conversions without a candidate in the same join,
+    # which its workers share; SQLite's join starts from the rows (through
+    # the index on their dates), so it adds those conversions afterwards.
+    outer = "LEFT " if connection.vendor == "postgresql" else ""
+    # The rows go to a table, not to the client, so passing them from the
+    # workers costs less than the planner assumes; left to its estimate, it
+    # ran this join on one core, in twice the time.
+    with postgresql_settings(cursor, parallel_tuple_cost=PARALLEL_TUPLE_COST):
+        cursor.execute(
+            _sql(
+                "CREATE TEMPORARY TABLE {candidates} AS "
+                "SELECT c.id AS conversion_id, e.id AS row_id, e.event_date, "
+                "{distance} AS distance FROM {conversions} c {outer}JOIN {rows} e "
+                "ON e.event_date BETWEEN %s AND %s AND {condition} WHERE {rendered}",
+                distance=_distance(),
+                outer=outer,
+                condition=condition,
+                rendered=rendered,
+            ),
+            [
+                _time(start - tolerance),
+                _time(end + tolerance),
+                *params,
+                _time(start),
+                _time(end),
+            ],
+        )
+    if not outer:
+        cursor.execute(
+            _sql(
+                "INSERT INTO {candidates} SELECT c.id, NULL, NULL, NULL "
+                "FROM {conversions} c WHERE {rendered} AND c.id NOT IN "
+                "(SELECT conversion_id FROM {candidates})",
+                rendered=rendered,
+            ),
+            [_time(start), _time(end)],
+        )
+
+
+def _closest_pairs(cursor: CursorWrapper) -> int:
+    """Settle the candidates that compete, closest first, into ``VERDICTS``.
+
+    Each round links the pairs that are the closest for both their conversion
+    and their row, then drops the pairs those two took part in, until none is
+    left. The globally closest pair always qualifies, so every round links
+    some. Returns how many pairs are linked.
+    """
+    cursor.execute(
+        _sql(
+            "CREATE TEMPORARY TABLE {pairs} AS SELECT * FROM {candidates} "
+            "WHERE row_id IS NOT NULL"
+        )
     )
-    return sql + kept, params + border_params
-
-
-def _settle_competing_pairs(cursor: CursorWrapper) -> int:
-    linked = 0
+    cursor.execute(_sql("CREATE TEMPORARY TABLE {matched} AS " + _MUTUAL_BEST))
+    matched = _size(cursor, MATCHED)
     cursor.execute(_sql("CREATE TEMPORARY TABLE {links} AS SELECT * FROM {matched}"))
     while True:
         # Two statements, not one with OR: each IN becomes a semi-join, where
@@ -245,10 +284,21 @@ def _settle_competing_pairs(cursor: CursorWrapper) -> int:
         cursor.execute(_sql("CREATE TEMPORARY TABLE {links} AS " + _MUTUAL_BEST))
         added = _size(cursor, LINKS)
         if not added:
-            cursor.execute(f"DROP TABLE {LINKS}")
-            return linked
+            break
         cursor.execute(_sql("INSERT INTO {matched} SELECT * FROM {links}"))
-        linked += added
+        matched += added
+    # The conversions whose candidates all went to closer ones join those
+    # without a candidate.
+    cursor.execute(
+        _sql(
+            "CREATE TEMPORARY TABLE {verdicts} AS "
+            "SELECT conversion_id, event_date FROM {matched} UNION ALL "
+            "SELECT conversion_id, NULL FROM (SELECT DISTINCT conversion_id "
+            "FROM {candidates} c WHERE NOT EXISTS (SELECT 1 FROM {matched} m "
+            "WHERE m.conversion_id = c.conversion_id)) outdone"
+        )
+    )
+    return matched
 
 
 def _size(cursor: CursorWrapper, table: str) -> int:
@@ -257,61 +307,42 @@ def _size(cursor: CursorWrapper, table: str) -> int:
     return int(cursor.fetchone()[0])
 
 
-def write_verification(start: datetime, end: datetime) -> int:
-    """Write the status of every conversion rendered in the range from
-    ``MATCHED``: confirmed (with the row's event date), missing when an import
-    covers its time, pending otherwise. Returns how many rows changed."""
-    confirmed = str(Verification.CONFIRMED)
-    covered = (
-        "EXISTS (SELECT 1 FROM {imports} i WHERE i.covers_from <= {conversions}."
-        "created_at AND i.covers_until >= {conversions}.created_at)"
+def write_verification() -> int:
+    """Write the status of every conversion in ``VERDICTS``: confirmed (with
+    the row's event date), missing when an import covers its time, pending
+    otherwise. Only the conversions whose status or recorded time changes are
+    written, in one statement. Returns how many."""
+    status = (
+        "CASE WHEN v.event_date IS NOT NULL THEN %s WHEN EXISTS ("
+        "SELECT 1 FROM {imports} i WHERE i.covers_from <= c.created_at "
+        "AND i.covers_until >= c.created_at) THEN %s ELSE %s END"
     )
-    status = f"CASE WHEN {covered} THEN %s ELSE %s END"
-    others = [str(Verification.MISSING), str(Verification.PENDING)]
+    statuses = [
+        str(Verification.CONFIRMED),
+        str(Verification.MISSING),
+        str(Verification.PENDING),
+    ]
+    # Both databases take UPDATE ... FROM (SQLite since 3.33); the target's
+    # alias stays out of the SET list, as PostgreSQL requires.
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                _sql(
-                    "UPDATE {conversions} SET verification = %s, "
-                    "recorded_at = m.event_date FROM {matched} m "
-                    "WHERE {conversions}.id = m.conversion_id AND ("
-                    "{conversions}.verification <> %s "
-                    "OR {conversions}.recorded_at IS DISTINCT FROM m.event_date)"
-                ),
-                [confirmed, confirmed],
-            )
-        else:
-            recorded = _sql(
-                "(SELECT m.event_date FROM {matched} m "
-                "WHERE m.conversion_id = {conversions}.id)"
-            )
-            cursor.execute(
-                _sql(
-                    "UPDATE {conversions} SET verification = %s, "
-                    "recorded_at = {recorded} "
-                    "WHERE id IN (SELECT conversion_id FROM {matched}) "
-                    "AND (verification <> %s OR recorded_at IS NOT {recorded})",
-                    recorded=recorded,
-                ),
-                [confirmed, confirmed],
-            )
-        changed = int(max(cursor.rowcount, 0))
         cursor.execute(
             _sql(
-                "UPDATE {conversions} SET verification = {status}, "
-                "recorded_at = NULL "
-                "WHERE created_at BETWEEN %s AND %s AND NOT EXISTS ("
-                "SELECT 1 FROM {matched} m WHERE m.conversion_id = {conversions}.id) "
-                "AND (recorded_at IS NOT NULL OR verification <> {status})",
+                "UPDATE {conversions} AS c SET verification = {status}, "
+                "recorded_at = v.event_date FROM {verdicts} v "
+                "WHERE c.id = v.conversion_id AND (c.verification <> {status} "
+                "OR c.recorded_at {differs} v.event_date)",
                 status=_sql(status),
+                differs="IS DISTINCT FROM"
+                if connection.vendor == "postgresql"
+                else "IS NOT",
             ),
-            [*others, _time(start), _time(end), *others],
+            [*statuses, *statuses],
         )
-        changed += int(max(cursor.rowcount, 0))
+        changed = int(max(cursor.rowcount, 0))
         drop_work_tables(cursor)
     return changed
 
 
 def drop_work_tables(cursor: CursorWrapper) -> None:
-    for table in (LINKS, MATCHED, PAIRS):
+    for table in (LINKS, MATCHED, PAIRS, CANDIDATES, VERDICTS):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")

@@ -14,8 +14,11 @@ def postgresql_settings(cursor: CursorWrapper, **values: str) -> Iterator[None]:
     for the statements inside, put back after them.
 
     Each lasts until the end of the current transaction at the latest: use it
-    inside ``transaction.atomic()``.
+    inside ``transaction.atomic()``. On other databases it changes nothing.
     """
+    if cursor.db.vendor != "postgresql":
+        yield
+        return
     previous = {}
     for name, value in values.items():
         cursor.execute("SELECT current_setting(%s)", [name])

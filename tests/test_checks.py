@@ -10,7 +10,11 @@ from django.http import HttpRequest
 from django.test import override_settings
 from pytest_django.fixtures import Settings
 
-from conversion_tracking.checks import check_middleware, check_settings
+from conversion_tracking.checks import (
+    _check_sqlite_version,
+    check_middleware,
+    check_settings,
+)
 from conversion_tracking.middleware import ConversionTrackingMiddleware
 
 SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
@@ -198,6 +202,21 @@ def test_w001_passes_when_the_session_outlives_the_window(settings: Settings) ->
 def test_the_default_window_fits_the_default_session() -> None:
     assert django_settings.SESSION_COOKIE_AGE == 14 * 24 * 3600
     assert check_settings() == []
+
+
+SQLITE = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "site"}}
+POSTGRESQL = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "site"}}
+
+
+def test_e009_sqlite_too_old_to_reconcile() -> None:
+    too_old = _check_sqlite_version((3, 31, 1), SQLITE)
+    assert ids(too_old) == ["conversion_tracking.E009"]
+    assert "3.31.1" in too_old[0].msg
+    assert _check_sqlite_version((3, 33, 0), SQLITE) == []
+
+
+def test_e009_ignores_sqlite_when_no_database_uses_it() -> None:
+    assert _check_sqlite_version((3, 31, 1), POSTGRESQL) == []
 
 
 def test_checks_are_registered() -> None:
