@@ -86,14 +86,16 @@ class ExtractReader:
             try:
                 batch.append(parse(cells))
             except (ValueError, IndexError, KeyError, OverflowError):
-                raise self._diagnose(cells) from None
+                raise self.diagnose(cells) from None
             if len(batch) >= size:
                 yield batch
                 batch = []
         if batch:
             yield batch
 
-    def _diagnose(self, cells: list[str]) -> ExtractError:
+    def diagnose(self, cells: list[str]) -> ExtractError:
+        """The error of the row ``cells`` (the last one read), which failed a
+        check: which value is wrong, in which column, or why the row is."""
         width = self.width
         if len(cells) - 1 < width:
             return ExtractError(
@@ -135,7 +137,7 @@ def _row_parser(
     index: dict[str, int], width: int, parse_date: DateParser
 ) -> Callable[[list[str]], ExtractRow]:
     # The path every row takes: each check is cheap and names no column; when
-    # one fails, ExtractReader._diagnose looks again to say which. Absent
+    # one fails, ExtractReader.diagnose looks again to say which. Absent
     # columns sit at -1: each row gets an empty cell appended for them.
     get_ids = itemgetter(*(index.get(field, -1) for field in ID_FIELDS))
     date_at = index["event_date"]

@@ -17,8 +17,7 @@ class ExtractRow(NamedTuple):
 
     ``fingerprint`` is the CRC-32 of the row's other values (not its email
     address): with the IDs and the event date it identifies the row, so that
-    overlapping extracts store it once. (PostgreSQL computes its own, from the
-    typed values: see ``loading_sql``.)
+    overlapping extracts store it once.
     """
 
     member_id: int

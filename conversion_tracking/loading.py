@@ -1,13 +1,12 @@
 """Writing an extract's rows into the database fast, adding only rows it lacks.
 
 ``bulk_create`` spends most of its time building model instances: a million
-rows take close to a minute. PostgreSQL (with psycopg 3) gets the file's cells
-as text by ``COPY`` and checks and converts them itself
-(:mod:`~conversion_tracking.loading_postgres`); should that path refuse a
-file, the rows are read in Python after all, and reach PostgreSQL by a binary
-``COPY`` (:mod:`~conversion_tracking.loading_sql`). Other databases get
-``executemany`` of an ``INSERT ... ON CONFLICT DO NOTHING``. Either way a row
-whose key is already stored is skipped.
+rows take close to a minute. PostgreSQL (with psycopg 3) gets each row as a
+line of ``COPY`` text that Python builds as it checks the row
+(:mod:`~conversion_tracking.loading_postgres`): straight into the table, or,
+when the file holds rows already stored, through a temporary table. Other
+databases get ``executemany`` of an ``INSERT ... ON CONFLICT DO NOTHING``.
+Either way a row whose key is already stored is skipped.
 """
 
 from __future__ import annotations
@@ -67,38 +66,26 @@ def load_extract(
     ``atomic`` block the load is a savepoint.
     """
     with transaction.atomic():
-        if _can_copy() and _utf8_server():
-            from conversion_tracking.loading_postgres import (
-                FastLoadRefused,
-                load_cells,
-            )
+        if _can_copy():
+            from conversion_tracking.loading_postgres import RowsStored, copy_extract
 
             try:
                 with (
                     open_extract(path, zone, keep_email=keep_email) as reader,
                     transaction.atomic(),
                 ):
-                    return load_cells(reader, progress)
-            except FastLoadRefused as refusal:
-                logger.info("Extract %s is read row by row: %s", path, refusal)
+                    return copy_extract(reader, progress)
+            except RowsStored as stored:
+                logger.info(
+                    "Extract %s repeats stored rows (%s): reading it again to add "
+                    "those the table lacks",
+                    path,
+                    stored,
+                )
+            with open_extract(path, zone, keep_email=keep_email) as reader:
+                return copy_extract(reader, progress, through_table=True)
         with open_extract(path, zone, keep_email=keep_email) as reader:
-            return load_rows(reader.batches(), progress)
-
-
-def load_rows(
-    batches: Iterable[list[ExtractRow]],
-    progress: Progress | None = None,
-) -> LoadResult:
-    """Store the rows of ``batches`` that the table lacks.
-
-    Must run inside a transaction: the caller's ``atomic`` block makes the
-    load all or nothing.
-    """
-    if _can_copy():
-        from conversion_tracking.loading_sql import copy_rows
-
-        return copy_rows(batches, progress)
-    return _insert_rows(batches, progress)
+            return insert_rows(reader.batches(), progress)
 
 
 def _can_copy() -> bool:
@@ -107,14 +94,6 @@ def _can_copy() -> bool:
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
     return bool(is_psycopg3)
-
-
-def _utf8_server() -> bool:
-    # The checks in SQL count characters as Python does only in UTF-8.
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_encoding")
-        (encoding,) = cursor.fetchone()
-    return bool(encoding == "UTF8")
 
 
 def quoted(name: str) -> str:
@@ -126,10 +105,15 @@ def table() -> str:
     return quoted(ExtractedConversion._meta.db_table)
 
 
-def _insert_rows(
+def insert_rows(
     batches: Iterable[list[ExtractRow]],
-    progress: Progress | None,
+    progress: Progress | None = None,
 ) -> LoadResult:
+    """Store the rows of ``batches`` that the table lacks, by ``executemany``.
+
+    Must run inside a transaction: the caller's ``atomic`` block makes the
+    load all or nothing.
+    """
     result = LoadResult()
     date_sql = "%s"
     adapt_date: Callable[[datetime], object] = _naive_utc_text
@@ -144,13 +128,6 @@ def _insert_rows(
         f"INSERT INTO {table()} ({', '.join(map(quoted, COLUMNS))}) "  # noqa: S608
         f"VALUES ({values}) ON CONFLICT DO NOTHING"
     )
-    if connection.vendor == "postgresql":
-        # Without psycopg 3 (so without COPY), PostgreSQL still computes the
-        # fingerprint itself, as its other loads do: a site that changes its
-        # driver keeps recognising the rows it stored.
-        from conversion_tracking.loading_sql import fingerprinted_insert
-
-        sql = fingerprinted_insert()
     with connection.cursor() as cursor:
         for batch in batches:
             cursor.executemany(

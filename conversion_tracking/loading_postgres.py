@@ -1,164 +1,212 @@
-"""Loading an extract into PostgreSQL fast: its cells as text, checked in SQL.
+"""Loading an extract into PostgreSQL: each row checked in Python, sent as text.
 
-Parsing every row in Python costs as much as storing it, so this path sends
-only the cells of the columns read, as text, by ``COPY`` into a temporary
-table; while Python reads on, the server derives typed IDs, the fingerprint,
-and each date's hour and clock. Dates keep the semantics of
-:class:`~conversion_tracking.extract_values.DateParser`, which converts the
-file's few distinct hours to UTC; the rows join those and the 3,600 clock
-readings of an hour.
+Every row passes the checks of :mod:`~conversion_tracking.extract`, then goes
+straight into a line of ``COPY``'s text format, without the objects a parsed
+row needs: the IDs stay the digits the file has, the event date is the start
+of its hour in UTC (converted once per hour by the reader's date parser)
+followed by the row's minutes and seconds, and the fingerprint is the CRC-32
+a parsed row gets. While Python builds the next lines, the server stores
+these, so the work is shared by two cores.
 
-Whatever this path has not checked raises :class:`FastLoadRefused`: the caller
-rolls back to a savepoint and reads the file in Python, which names the line
-and column of a bad value, or loads what is left to it (an hour in which the
-zone's offset shifts, an ID written with leading zeros).
+The lines go straight into the table. Should its unique key refuse one (the
+file repeats a row, overlaps an earlier import, or a concurrent import stored
+the same rows), :class:`RowsStored` asks the caller to roll back to its
+savepoint and read the file again ``through_table``: the lines then wait in a
+temporary table, and one ``INSERT`` adds the rows the table lacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from itertools import islice
 from operator import itemgetter
+from zlib import crc32
 
 import psycopg
 from django.db import connection
-from django.db.backends.utils import CursorWrapper
 
-from conversion_tracking.extract import BATCH_SIZE, ExtractError, ExtractReader
-from conversion_tracking.extract_values import DateParser
-from conversion_tracking.loading import LoadResult, Progress
-from conversion_tracking.loading_sql import add_new_rows
-from conversion_tracking.loading_stage import CLOCK, HOURS, STAGE, Stage
+from conversion_tracking.extract import BATCH_SIZE, ExtractReader
+from conversion_tracking.extract_columns import (
+    BOUNDED_FIELDS,
+    ID_FIELDS,
+    TEXT_FIELDS,
+    ExtractRow,
+)
+from conversion_tracking.extract_values import MAX_ID, MAX_TEXT_LENGTH
+from conversion_tracking.loading import LoadResult, Progress, quoted, table
+from conversion_tracking.loading_sql import LOAD, add_new_rows
 
-# A Tracking Extract covers 90 days at most: 2,160 hours. Far more distinct
-# hours means the EventDate cells are not dates, and Python will say where.
-MAX_HOURS = 10_000
-# COPY's text format gives these four characters a meaning of their own.
+# COPY's text format gives these characters a meaning of their own.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+# An ID of this many digits or fewer cannot exceed MAX_ID.
+_SAFE_DIGITS = len(str(MAX_ID)) - 1
+_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-class FastLoadRefused(Exception):
-    """The fast path cannot vouch for the file: read it in Python instead."""
+class RowsStored(Exception):
+    """The table holds a row of the file: read it again ``through_table``."""
 
 
-def load_cells(reader: ExtractReader, progress: Progress | None) -> LoadResult:
-    """Store the rows of ``reader`` that the table lacks, checked in SQL.
+def copy_extract(
+    reader: ExtractReader, progress: Progress | None, *, through_table: bool = False
+) -> LoadResult:
+    """Store the rows of ``reader``, by ``COPY``; return what was seen.
 
-    Raises :class:`FastLoadRefused` for anything it has not checked; the
-    caller's savepoint must then roll back what it did.
+    Straight into the table, raising :class:`RowsStored` if it holds one of
+    them; or ``through_table``, adding only the rows the table lacks. Either
+    way, run it in a savepoint: a bad value raises ``ExtractError`` (naming
+    its line and column) after some rows went in.
     """
-    stage = Stage(list(reader.columns))
-    result = LoadResult()
+    columns = ", ".join(quoted(field) for field in ExtractRow._fields)
+    lines = _Lines(reader)
     with connection.cursor() as cursor:
-        stage.create(cursor, reader.date_parser)
+        target = table()
+        if through_table:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {LOAD} ON COMMIT DROP AS "  # noqa: S608
+                f"SELECT {columns} FROM {table()} WITH NO DATA"
+            )
+            target = LOAD
         try:
-            rows = _send_cells(cursor, reader, stage, progress)
-        except psycopg.DataError as exc:
-            raise FastLoadRefused("a cell is not an ID, or too large a one") from exc
-        except ExtractError as exc:
-            # Read again in Python, the file shows whichever problem comes
-            # first: a bad value may come before this one.
-            raise FastLoadRefused("the file cannot be read to its end") from exc
-        if rows:
-            first, last = _convert_hours(cursor, stage, reader.date_parser)
-            added = add_new_rows(cursor, stage.typed_rows(), first, last)
-            result = LoadResult(rows, added, first, last)
-        cursor.execute(f"DROP TABLE {STAGE}, {HOURS}, {CLOCK}")
+            with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+                for chunk in lines.chunks():
+                    copy.write(chunk)
+                    if progress is not None:
+                        progress(lines.rows)
+        except psycopg.errors.UniqueViolation as exc:
+            raise RowsStored(exc.diag.message_detail or str(exc)) from None
+        result = lines.result()
+        if through_table:
+            if result.first_event and result.last_event:
+                result.added = add_new_rows(
+                    cursor,
+                    f"SELECT {columns}, ctid FROM {LOAD}",  # noqa: S608
+                    result.first_event,
+                    result.last_event,
+                )
+            cursor.execute(f"DROP TABLE {LOAD}")
+        elif result.rows:
+            result.added = result.rows
+            # Fresh statistics, or the planner reconciles a million new rows
+            # as if the table were still empty.
+            cursor.execute(f"ANALYZE {table()}")
     return result
 
 
-def _send_cells(
-    cursor: CursorWrapper,
-    reader: ExtractReader,
-    stage: Stage,
-    progress: Progress | None,
-) -> int:
-    pick = itemgetter(*(reader.columns[field] for field in stage.fields))
-    separators = len(stage.fields) - 1
-    # Cells are joined by NUL, which no cell may hold: a chunk with more NULs
-    # than separators is refused, and any other splits back into its cells.
-    # Only the joined text of a row outlives the row: thousands of rows held
-    # as lists would keep the garbage collector busy.
-    lines = map("\x00".join, map(pick, _full_rows(reader)))
-    rows = 0
-    columns = ", ".join(stage.cell(field) for field in stage.fields)
-    with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+class _Lines:
+    """The rows of a reader as chunks of ``COPY`` text, and what they held."""
+
+    def __init__(self, reader: ExtractReader) -> None:
+        self.reader = reader
+        self.rows = 0
+        # The earliest and latest event dates, as UTC text that sorts as the
+        # dates do ("~" sorts after any); the line maker keeps them.
+        self.span = ["~", ""]
+
+    def chunks(self) -> Iterator[bytes]:
+        lines = map(_line_maker(self.reader, self.span), self.reader.cells())
         while chunk := list(islice(lines, BATCH_SIZE)):
-            text = "\n".join(chunk) + "\n"
-            if text.count("\x00") != separators * len(chunk):
-                raise FastLoadRefused("a cell holds a NUL character")
-            if _plain(text, len(chunk)):
-                text = text.replace("\x00", "\t")
-            else:
-                text = "\n".join(map(_escaped, chunk)) + "\n"
-            copy.write(text.encode())
-            rows += len(chunk)
-            if progress is not None:
-                progress(rows)
-    return rows
+            self.rows += len(chunk)
+            yield ("\n".join(chunk) + "\n").encode()
+
+    def result(self) -> LoadResult:
+        if not self.rows:
+            return LoadResult()
+        first, last = (
+            datetime.strptime(text, _DATE_FORMAT).replace(tzinfo=timezone.utc)
+            for text in self.span
+        )
+        return LoadResult(self.rows, 0, first, last)
 
 
-def _full_rows(reader: ExtractReader) -> Iterator[list[str]]:
+def _line_maker(reader: ExtractReader, span: list[str]) -> Callable[[list[str]], str]:
+    """A function from a row's cells to its line, in the order of
+    :class:`ExtractRow`, that widens ``span`` (the first and last event date,
+    as text) to the row's. It makes the checks of the reader's row parser;
+    when one fails, it raises the reader's diagnosis of the row: an
+    ``ExtractError`` naming its line and column."""
+    index = reader.columns
     width = reader.width
-    for cells in reader.cells():
-        if len(cells) < width:
-            raise FastLoadRefused("a row has fewer values than the header")
-        yield cells
-
-
-def _plain(text: str, rows: int) -> bool:
-    """Whether no cell in ``text`` holds a character that COPY's text format
-    treats specially."""
-    return (
-        text.count("\n") == rows
-        and "\t" not in text
-        and "\\" not in text
-        and "\r" not in text
+    parse_date = reader.date_parser
+    get_ids = itemgetter(*(index.get(field, -1) for field in ID_FIELDS))
+    date_at = index["event_date"]
+    email_at = index.get("email_address", -1)
+    identity = ("member_id", "job_id", "subscriber_id", "event_date", "email_address")
+    get_others = itemgetter(
+        *(index.get(field, -1) for field in ExtractRow._fields if field not in identity)
     )
+    get_texts = itemgetter(*(index.get(field, -1) for field in TEXT_FIELDS))
+    get_bounded = itemgetter(*(index.get(field, -1) for field in BOUNDED_FIELDS))
+    clock = parse_date.clock
+    # The UTC text of each hour's start, up to its minutes ("2026-11-26
+    # 21:"), for the hours that start on a whole UTC hour.
+    hours: dict[str, str] = {}
+
+    def utc_text(date: str, hour: str) -> str:
+        moment = parse_date(date)
+        start = parse_date.hours.get(hour)
+        if start is not None and not start.minute and not start.second:
+            hours[hour] = start.strftime("%Y-%m-%d %H:")
+        return moment.strftime(_DATE_FORMAT)
+
+    def line(cells: list[str]) -> str:
+        try:
+            cells.append("")
+            if len(cells) <= width:
+                raise IndexError
+            ids = get_ids(cells)
+            member, job, subscriber, batch, url = ids
+            digits = "".join(ids)
+            if not (
+                member and job and subscriber and digits.isascii() and digits.isdigit()
+            ):
+                raise ValueError
+            if (
+                max(map(len, ids)) > _SAFE_DIGITS
+                and max(map(int, _present(ids))) > MAX_ID
+            ):
+                raise ValueError
+            date = cells[date_at]
+            hour = date[:-8] + date[-3:]
+            minutes = date[-8:-3]
+            start = hours.get(hour)
+            if start is None or minutes not in clock:
+                when = utc_text(date, hour)
+            else:
+                when = start + minutes
+            if when < span[0]:
+                span[0] = when
+            if when > span[1]:
+                span[1] = when
+            others = "\x1f".join(get_others(cells))
+            email = cells[email_at]
+            long = len(others) > MAX_TEXT_LENGTH or len(email) > MAX_TEXT_LENGTH
+            if long and max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:
+                raise ValueError
+            if "\x00" in others or "\x00" in email:
+                raise ValueError
+            texts = "\t".join(get_texts(cells))
+            if (
+                "\\" in texts
+                or "\n" in texts
+                or "\r" in texts
+                or texts.count("\t") != len(TEXT_FIELDS) - 1
+            ):
+                texts = "\t".join(
+                    cell.translate(_COPY_ESCAPES) for cell in get_texts(cells)
+                )
+            return (
+                f"{member}\t{job}\t{subscriber}\t{when}+00\t{crc32(others.encode())}\t"
+                f"{batch or _NULL}\t{url or _NULL}\t{texts}"
+            )
+        except (ValueError, IndexError, KeyError, OverflowError):
+            raise reader.diagnose(cells) from None
+
+    return line
 
 
-def _escaped(line: str) -> str:
-    return "\t".join(cell.translate(_COPY_ESCAPES) for cell in line.split("\x00"))
-
-
-def _convert_hours(
-    cursor: CursorWrapper, stage: Stage, parser: DateParser
-) -> tuple[datetime, datetime]:
-    """Check every row, and convert the distinct hours to UTC in Python.
-
-    Returns the first and last event date of the staged rows.
-    """
-    cursor.execute(
-        'SELECT hour, min(clock COLLATE "C"), max(clock COLLATE "C"), '  # noqa: S608
-        f"bool_and({stage.checks()}) FROM {STAGE} GROUP BY hour LIMIT %s",
-        [MAX_HOURS + 1],
-    )
-    found = cursor.fetchall()
-    if len(found) > MAX_HOURS:
-        raise FastLoadRefused("too many distinct hours")
-    if not all(valid for *_, valid in found):
-        raise FastLoadRefused("a value that is not an ID, too long, or no time")
-    starts = {hour: _hour_start(parser, hour) for hour, *_ in found}
-    cursor.execute(
-        f"INSERT INTO {HOURS} SELECT * FROM unnest(%s::text[], %s::timestamptz[])",  # noqa: S608
-        [list(starts), list(starts.values())],
-    )
-    clock = parser.clock
-    first = min(starts[hour] + clock[earliest] for hour, earliest, _, _ in found)
-    last = max(starts[hour] + clock[latest] for hour, _, latest, _ in found)
-    return first, last
-
-
-def _hour_start(parser: DateParser, hour: str) -> datetime:
-    """The UTC start of ``hour`` (as the parser keys it), if the parser takes
-    it and the zone's offset stays the same all through it."""
-    try:
-        # Minute 0 of the hour: parsing it caches the hour's start.
-        parser(f"{hour[:-3]}00:00{hour[-3:]}")
-    except (ValueError, KeyError, OverflowError):
-        raise FastLoadRefused("a date the parser does not take") from None
-    start = parser.hours.get(hour)
-    if start is None:
-        raise FastLoadRefused("an hour in which the offset shifts")
-    return start
+def _present(ids: tuple[str, ...]) -> Iterator[str]:
+    """The IDs that are not empty."""
+    return (value for value in ids if value)
