@@ -47,7 +47,7 @@ check: install
 
 # Modules that only PostgreSQL runs count in the report of a PostgreSQL run
 # (DATABASE_URL=postgres://...), which .ci/run makes, and not in SQLite's.
-POSTGRESQL_ONLY := conversion_tracking/loading_postgres.py,conversion_tracking/loading_sql.py
+POSTGRESQL_ONLY := conversion_tracking/loading_postgres.py,conversion_tracking/loading_sql.py,conversion_tracking/sql_settings.py
 
 pytest: install
 	$(BIN)/coverage erase

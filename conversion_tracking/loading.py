@@ -67,23 +67,33 @@ def load_extract(
     """
     with transaction.atomic():
         if _can_copy():
-            from conversion_tracking.loading_postgres import RowsStored, copy_extract
+            from conversion_tracking.loading_postgres import (
+                RowsStored,
+                ValueRefused,
+                copy_extract,
+            )
 
-            try:
-                with (
-                    open_extract(path, zone, keep_email=keep_email) as reader,
-                    transaction.atomic(),
-                ):
-                    return copy_extract(reader, progress)
-            except RowsStored as stored:
-                logger.info(
-                    "Extract %s repeats stored rows (%s): reading it again to add "
-                    "those the table lacks",
-                    path,
-                    stored,
-                )
-            with open_extract(path, zone, keep_email=keep_email) as reader:
-                return copy_extract(reader, progress, through_table=True)
+            # Straight into the table, else through a temporary table; what
+            # PostgreSQL refuses, the parser reads again and names.
+            for through_table in (False, True):
+                try:
+                    with (
+                        open_extract(path, zone, keep_email=keep_email) as reader,
+                        transaction.atomic(),
+                    ):
+                        return copy_extract(
+                            reader, progress, through_table=through_table
+                        )
+                except RowsStored as stored:
+                    logger.info(
+                        "Extract %s repeats stored rows (%s): reading it again to "
+                        "add those the table lacks",
+                        path,
+                        stored,
+                    )
+                except ValueRefused as refused:
+                    logger.info("Extract %s is read again: %s", path, refused)
+                    break
         with open_extract(path, zone, keep_email=keep_email) as reader:
             return insert_rows(reader.batches(), progress)
 

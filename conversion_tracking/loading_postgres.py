@@ -1,12 +1,14 @@
 """Loading an extract into PostgreSQL: each row checked in Python, sent as text.
 
 Every row passes the checks of :mod:`~conversion_tracking.extract`, then goes
-straight into a line of ``COPY``'s text format, without the objects a parsed
-row needs: the IDs stay the digits the file has, the event date is the start
-of its hour in UTC (converted once per hour by the reader's date parser)
-followed by the row's minutes and seconds, and the fingerprint is the CRC-32
-a parsed row gets. While Python builds the next lines, the server stores
-these, so the work is shared by two cores.
+straight into a line for ``COPY`` (its CSV format, tab-delimited), without the
+objects a parsed row needs: the IDs stay the digits the file has, the event
+date is the start of its hour in UTC (converted once per hour by the reader's
+date parser) followed by the row's minutes and seconds, and the fingerprint
+is the CRC-32 a parsed row gets. While Python builds the next lines, the
+server stores these, so the work is shared by two cores. An ID too large for
+64 bits is the one check left to the server: :class:`ValueRefused` then asks
+the caller to read the file again with the reader's parser, which names it.
 
 The lines go straight into the table. Should its unique key refuse one (the
 file repeats a row, overlaps an earlier import, or a concurrent import stored
@@ -33,20 +35,24 @@ from conversion_tracking.extract_columns import (
     TEXT_FIELDS,
     ExtractRow,
 )
-from conversion_tracking.extract_values import MAX_ID, MAX_TEXT_LENGTH
+from conversion_tracking.extract_values import MAX_TEXT_LENGTH
 from conversion_tracking.loading import LoadResult, Progress, quoted, table
 from conversion_tracking.loading_sql import LOAD, add_new_rows
 
-# COPY's text format gives these characters a meaning of their own.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_NULL = "\\N"
-# An ID of this many digits or fewer cannot exceed MAX_ID.
-_SAFE_DIGITS = len(str(MAX_ID)) - 1
+# In COPY's CSV format only a tab, a line break, a return and the double
+# quote need quoting; an empty ID is NULL, while an empty text (its column
+# listed in FORCE_NOT_NULL) stays empty.
+_FIRST_TEXT = ExtractRow._fields.index(TEXT_FIELDS[0])
 _DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class RowsStored(Exception):
     """The table holds a row of the file: read it again ``through_table``."""
+
+
+class ValueRefused(Exception):
+    """PostgreSQL refused a value Python let through (an ID too large for 64
+    bits): read the file again with the reader's parser, which names it."""
 
 
 def copy_extract(
@@ -69,14 +75,21 @@ def copy_extract(
                 f"SELECT {columns} FROM {table()} WITH NO DATA"
             )
             target = LOAD
+        texts = ", ".join(quoted(field) for field in TEXT_FIELDS)
+        sql = (
+            f"COPY {target} ({columns}) FROM STDIN "
+            f"(FORMAT csv, DELIMITER E'\\t', FORCE_NOT_NULL ({texts}))"
+        )
         try:
-            with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+            with cursor.cursor.copy(sql) as copy:
                 for chunk in lines.chunks():
                     copy.write(chunk)
                     if progress is not None:
                         progress(lines.rows)
         except psycopg.errors.UniqueViolation as exc:
             raise RowsStored(exc.diag.message_detail or str(exc)) from None
+        except psycopg.DataError as exc:
+            raise ValueRefused(exc.diag.message_primary or str(exc)) from None
         result = lines.result()
         if through_table:
             if result.first_event and result.last_event:
@@ -107,9 +120,24 @@ class _Lines:
 
     def chunks(self) -> Iterator[bytes]:
         lines = map(_line_maker(self.reader, self.span), self.reader.cells())
+        # Only the line of a row outlives the row: thousands of rows held as
+        # lists would keep the garbage collector busy.
         while chunk := list(islice(lines, BATCH_SIZE)):
             self.rows += len(chunk)
-            yield ("\n".join(chunk) + "\n").encode()
+            text = "\n".join(chunk) + "\n"
+            # Values are joined by NUL, which none may hold, and checked for
+            # the whole chunk at once: if none holds a character that CSV
+            # quotes, NUL becomes the tab; else every text is quoted.
+            if (
+                "\t" in text
+                or text.count("\n") != len(chunk)
+                or '"' in text
+                or "\r" in text
+            ):
+                text = "\n".join(map(_quoted, chunk)) + "\n"
+            else:
+                text = text.replace("\x00", "\t")
+            yield text.encode()
 
     def result(self) -> LoadResult:
         if not self.rows:
@@ -122,11 +150,14 @@ class _Lines:
 
 
 def _line_maker(reader: ExtractReader, span: list[str]) -> Callable[[list[str]], str]:
-    """A function from a row's cells to its line, in the order of
-    :class:`ExtractRow`, that widens ``span`` (the first and last event date,
-    as text) to the row's. It makes the checks of the reader's row parser;
-    when one fails, it raises the reader's diagnosis of the row: an
-    ``ExtractError`` naming its line and column."""
+    """A function from a row's cells to its line (values joined by NUL, in
+    the order of :class:`ExtractRow`) that widens ``span`` (the first and last
+    event date, as text) to the row's.
+
+    It makes the checks of the reader's row parser (but for the size of an
+    ID, left to PostgreSQL); when one fails, it raises the reader's diagnosis
+    of the row: an ``ExtractError`` naming its line and column.
+    """
     index = reader.columns
     width = reader.width
     parse_date = reader.date_parser
@@ -156,16 +187,10 @@ def _line_maker(reader: ExtractReader, span: list[str]) -> Callable[[list[str]],
             cells.append("")
             if len(cells) <= width:
                 raise IndexError
-            ids = get_ids(cells)
-            member, job, subscriber, batch, url = ids
-            digits = "".join(ids)
+            member, job, subscriber, batch, url = get_ids(cells)
+            digits = member + job + subscriber + batch + url
             if not (
                 member and job and subscriber and digits.isascii() and digits.isdigit()
-            ):
-                raise ValueError
-            if (
-                max(map(len, ids)) > _SAFE_DIGITS
-                and max(map(int, _present(ids))) > MAX_ID
             ):
                 raise ValueError
             date = cells[date_at]
@@ -187,19 +212,9 @@ def _line_maker(reader: ExtractReader, span: list[str]) -> Callable[[list[str]],
                 raise ValueError
             if "\x00" in others or "\x00" in email:
                 raise ValueError
-            texts = "\t".join(get_texts(cells))
-            if (
-                "\\" in texts
-                or "\n" in texts
-                or "\r" in texts
-                or texts.count("\t") != len(TEXT_FIELDS) - 1
-            ):
-                texts = "\t".join(
-                    cell.translate(_COPY_ESCAPES) for cell in get_texts(cells)
-                )
             return (
-                f"{member}\t{job}\t{subscriber}\t{when}+00\t{crc32(others.encode())}\t"
-                f"{batch or _NULL}\t{url or _NULL}\t{texts}"
+                f"{member}\0{job}\0{subscriber}\0{when}+00\0{crc32(others.encode())}\0"
+                f"{batch}\0{url}\0" + "\0".join(get_texts(cells))
             )
         except (ValueError, IndexError, KeyError, OverflowError):
             raise reader.diagnose(cells) from None
@@ -207,6 +222,9 @@ def _line_maker(reader: ExtractReader, span: list[str]) -> Callable[[list[str]],
     return line
 
 
-def _present(ids: tuple[str, ...]) -> Iterator[str]:
-    """The IDs that are not empty."""
-    return (value for value in ids if value)
+def _quoted(line: str) -> str:
+    """``line`` with its values joined by tabs, and its texts quoted (the
+    values before them are digits and dates)."""
+    values = line.split("\0")
+    texts = ['"' + text.replace('"', '""') + '"' for text in values[_FIRST_TEXT:]]
+    return "\t".join(values[:_FIRST_TEXT] + texts)

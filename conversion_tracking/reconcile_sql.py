@@ -7,8 +7,9 @@ each run, in temporary tables, and only the conversions whose status or
 recorded time changes are written.
 
 Time arithmetic differs between databases: PostgreSQL compares timestamps
-with intervals, SQLite (which stores text) compares Julian day numbers. The
-rest is one SQL text for both.
+with intervals, SQLite (which stores text) compares Julian day numbers. And
+PostgreSQL finds the conversions without a candidate row in the same join,
+where SQLite adds them afterwards. The rest is one SQL text for both.
 """
 
 from __future__ import annotations

@@ -439,3 +439,17 @@ def _wait_for_a_blocked_backend() -> bool:
                 return True
             time.sleep(0.05)
     return False
+
+
+def test_an_id_too_large_after_a_stored_row_is_named(tmp_path: Path) -> None:
+    rows = [
+        row(subscriber_id=1, event_date=T0),
+        row(subscriber_id=2, event_date=T0, URLID=str(MAX_ID + 1)),
+    ]
+    load_extract(write(tmp_path, "a.zip", utf16_tab_zip(rows[:1])), CENTRAL)
+
+    with pytest.raises(ExtractError) as caught:
+        load_extract(write(tmp_path, "b.zip", utf16_tab_zip(rows)), CENTRAL)
+
+    assert str(caught.value).startswith(expected_start(3, "URLID", "not an ID"))
+    assert ExtractedConversion.objects.count() == 1
