@@ -133,6 +133,33 @@ class ExtractReader:
         return ExtractError(problem, line=self.lines_read, column=column)
 
 
+def fingerprinter(index: dict[str, int]) -> Callable[[list[str]], int]:
+    """A function from a row's cells (an empty one appended, for the columns
+    the file lacks) to its fingerprint: the CRC-32 of its values but its IDs,
+    its event date and its email address. It raises ``ValueError`` for a
+    text too long or holding a NUL, without saying which."""
+    email_at = index.get("email_address", -1)
+    get_bounded = itemgetter(*(index.get(field, -1) for field in BOUNDED_FIELDS))
+    identity = ("member_id", "job_id", "subscriber_id", "event_date", "email_address")
+    get_others = itemgetter(
+        *(index.get(field, -1) for field in ExtractRow._fields if field not in identity)
+    )
+
+    def fingerprint(cells: list[str]) -> int:
+        others = "\x1f".join(get_others(cells))
+        email = cells[email_at]
+        # The bounded values are part of others or are the email address:
+        # when those are short, no single one is too long.
+        long = len(others) > MAX_TEXT_LENGTH or len(email) > MAX_TEXT_LENGTH
+        if long and max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:
+            raise ValueError
+        if "\x00" in others or "\x00" in email:
+            raise ValueError
+        return crc32(others.encode())
+
+    return fingerprint
+
+
 def _row_parser(
     index: dict[str, int], width: int, parse_date: DateParser
 ) -> Callable[[list[str]], ExtractRow]:
@@ -141,13 +168,8 @@ def _row_parser(
     # columns sit at -1: each row gets an empty cell appended for them.
     get_ids = itemgetter(*(index.get(field, -1) for field in ID_FIELDS))
     date_at = index["event_date"]
-    email_at = index.get("email_address", -1)
     get_texts = itemgetter(*(index.get(field, -1) for field in TEXT_FIELDS))
-    get_bounded = itemgetter(*(index.get(field, -1) for field in BOUNDED_FIELDS))
-    identity = ("member_id", "job_id", "subscriber_id", "event_date", "email_address")
-    get_others = itemgetter(
-        *(index.get(field, -1) for field in ExtractRow._fields if field not in identity)
-    )
+    fingerprint = fingerprinter(index)
     new_row = tuple.__new__
     # The date parser's fast path, inlined: a call per row costs more than it.
     cached_hour = parse_date.hours.get
@@ -180,15 +202,6 @@ def _row_parser(
             event_date = parse_slowly(date, hour)
         else:
             event_date = base + clock[date[-8:-3]]
-        others = "\x1f".join(get_others(cells))
-        email = cells[email_at]
-        # The bounded values are part of others or are the email address:
-        # when those are short, no single one is too long.
-        long = len(others) > MAX_TEXT_LENGTH or len(email) > MAX_TEXT_LENGTH
-        if long and max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:
-            raise ValueError
-        if "\x00" in others or "\x00" in email:
-            raise ValueError
         return new_row(
             ExtractRow,
             (
@@ -196,7 +209,7 @@ def _row_parser(
                 job_id,
                 subscriber_id,
                 event_date,
-                crc32(others.encode()),
+                fingerprint(cells),
                 batch_id,
                 url_id,
                 *get_texts(cells),

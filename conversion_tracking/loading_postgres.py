@@ -23,19 +23,16 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from itertools import islice
 from operator import itemgetter
-from zlib import crc32
 
 import psycopg
 from django.db import connection
 
-from conversion_tracking.extract import BATCH_SIZE, ExtractReader
+from conversion_tracking.extract import BATCH_SIZE, ExtractReader, fingerprinter
 from conversion_tracking.extract_columns import (
-    BOUNDED_FIELDS,
     ID_FIELDS,
     TEXT_FIELDS,
     ExtractRow,
 )
-from conversion_tracking.extract_values import MAX_TEXT_LENGTH
 from conversion_tracking.loading import LoadResult, Progress, quoted, table
 from conversion_tracking.loading_sql import LOAD, add_new_rows
 
@@ -163,13 +160,8 @@ def _line_maker(reader: ExtractReader, span: list[str]) -> Callable[[list[str]],
     parse_date = reader.date_parser
     get_ids = itemgetter(*(index.get(field, -1) for field in ID_FIELDS))
     date_at = index["event_date"]
-    email_at = index.get("email_address", -1)
-    identity = ("member_id", "job_id", "subscriber_id", "event_date", "email_address")
-    get_others = itemgetter(
-        *(index.get(field, -1) for field in ExtractRow._fields if field not in identity)
-    )
     get_texts = itemgetter(*(index.get(field, -1) for field in TEXT_FIELDS))
-    get_bounded = itemgetter(*(index.get(field, -1) for field in BOUNDED_FIELDS))
+    fingerprint = fingerprinter(index)
     clock = parse_date.clock
     # The UTC text of each hour's start, up to its minutes ("2026-11-26
     # 21:"), for the hours that start on a whole UTC hour.
@@ -205,15 +197,8 @@ def _line_maker(reader: ExtractReader, span: list[str]) -> Callable[[list[str]],
                 span[0] = when
             if when > span[1]:
                 span[1] = when
-            others = "\x1f".join(get_others(cells))
-            email = cells[email_at]
-            long = len(others) > MAX_TEXT_LENGTH or len(email) > MAX_TEXT_LENGTH
-            if long and max(map(len, get_bounded(cells))) > MAX_TEXT_LENGTH:
-                raise ValueError
-            if "\x00" in others or "\x00" in email:
-                raise ValueError
             return (
-                f"{member}\0{job}\0{subscriber}\0{when}+00\0{crc32(others.encode())}\0"
+                f"{member}\0{job}\0{subscriber}\0{when}+00\0{fingerprint(cells)}\0"
                 f"{batch}\0{url}\0" + "\0".join(get_texts(cells))
             )
         except (ValueError, IndexError, KeyError, OverflowError):
