@@ -84,15 +84,18 @@ def load_extract(
                         return copy_extract(
                             reader, progress, through_table=through_table
                         )
-                except RowsStored as stored:
+                except RowsStored:
                     logger.info(
-                        "Extract %s repeats stored rows (%s): reading it again to "
-                        "add those the table lacks",
+                        "Extract %s repeats stored rows: reading it again to add "
+                        "those the table lacks",
                         path,
-                        stored,
                     )
-                except ValueRefused as refused:
-                    logger.info("Extract %s is read again: %s", path, refused)
+                except ValueRefused:
+                    logger.info(
+                        "Extract %s holds a value PostgreSQL refuses: reading it "
+                        "again to name it",
+                        path,
+                    )
                     break
         with open_extract(path, zone, keep_email=keep_email) as reader:
             return insert_rows(reader.batches(), progress)

@@ -83,10 +83,11 @@ def copy_extract(
                     copy.write(chunk)
                     if progress is not None:
                         progress(lines.rows)
-        except psycopg.errors.UniqueViolation as exc:
-            raise RowsStored(exc.diag.message_detail or str(exc)) from None
-        except psycopg.DataError as exc:
-            raise ValueRefused(exc.diag.message_primary or str(exc)) from None
+        # Neither says which row: the key and the value would name a subscriber.
+        except psycopg.errors.UniqueViolation:
+            raise RowsStored from None
+        except psycopg.DataError:
+            raise ValueRefused from None
         result = lines.result()
         if through_table:
             if result.first_event and result.last_event:

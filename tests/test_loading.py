@@ -441,15 +441,28 @@ def _wait_for_a_blocked_backend() -> bool:
     return False
 
 
-def test_an_id_too_large_after_a_stored_row_is_named(tmp_path: Path) -> None:
+def test_an_id_too_large_after_a_stored_row_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # COPY stores rows a thousand at a time, once parsed: the stored row
+    # must be refused before the bad ID is parsed.
     rows = [
-        row(subscriber_id=1, event_date=T0),
-        row(subscriber_id=2, event_date=T0, URLID=str(MAX_ID + 1)),
+        row(subscriber_id=151496521, event_date=T0),
+        *(row(subscriber_id=n, event_date=T0) for n in range(2, 1502)),
+        row(subscriber_id=1502, event_date=T0, URLID=str(MAX_ID + 1)),
     ]
     load_extract(write(tmp_path, "a.zip", utf16_tab_zip(rows[:1])), CENTRAL)
 
-    with pytest.raises(ExtractError) as caught:
+    with (
+        caplog.at_level(logging.INFO, logger="conversion_tracking.loading"),
+        pytest.raises(ExtractError) as caught,
+    ):
         load_extract(write(tmp_path, "b.zip", utf16_tab_zip(rows)), CENTRAL)
 
-    assert str(caught.value).startswith(expected_start(3, "URLID", "not an ID"))
+    assert str(caught.value).startswith(expected_start(1503, "URLID", "not an ID"))
     assert ExtractedConversion.objects.count() == 1
+    assert "repeats stored rows" in caplog.text
+    assert "holds a value PostgreSQL refuses" in caplog.text
+    # The log names neither the stored subscriber nor the refused value.
+    assert "151496521" not in caplog.text
+    assert str(MAX_ID + 1) not in caplog.text
