@@ -15,6 +15,7 @@ from django.db.backends.utils import CursorWrapper
 
 from conversion_tracking.extract import ExtractRow
 from conversion_tracking.loading import quoted, table
+from conversion_tracking.models.extract import ROW_KEY
 from conversion_tracking.sql_settings import postgresql_settings
 
 LOAD = "conversion_tracking_extract_load"
@@ -22,7 +23,6 @@ LOAD = "conversion_tracking_extract_load"
 # disk. The setting lasts for the one statement. (Just-in-time compilation
 # is switched off for it too: it would run once, and compiling costs more.)
 SORT_WORK_MEM = "256MB"
-KEY = ("event_date", "member_id", "job_id", "subscriber_id", "fingerprint")
 
 
 def add_new_rows(
@@ -68,7 +68,7 @@ def _insert(source: str, *, guard: str) -> str:
     all (``""``: none are stored between the first and last event dates).
     """
     columns = ", ".join(quoted(field) for field in ExtractRow._fields)
-    key = ", ".join(quoted(field) for field in KEY)
+    key = ", ".join(quoted(field) for field in ROW_KEY)
     rows = (
         f"SELECT DISTINCT ON ({key}) {columns} "  # noqa: S608
         f"FROM ({source}) AS r ({columns}, arrival) ORDER BY {key}, arrival"
@@ -80,7 +80,9 @@ def _insert(source: str, *, guard: str) -> str:
         # Looked for after DISTINCT ON, whose sorted output matches the
         # unique index: each row's values are computed once, and a merge
         # join can walk the index in step.
-        same = " AND ".join(f"e.{quoted(field)} = d.{quoted(field)}" for field in KEY)
+        same = " AND ".join(
+            f"e.{quoted(field)} = d.{quoted(field)}" for field in ROW_KEY
+        )
         return (
             f"{insert}SELECT {columns} FROM ({rows}) d "  # noqa: S608
             f"WHERE NOT EXISTS (SELECT FROM {table()} e WHERE "

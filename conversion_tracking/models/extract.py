@@ -107,6 +107,12 @@ class ExtractedConversionQuerySet(models.QuerySet["ExtractedConversion"]):
         return rows
 
 
+# What makes an extract row the same row: the table's unique key. The event
+# date leads, so the index also serves every look-up by time range, and a load
+# sorted by it appends to the index's right edge.
+ROW_KEY = ("event_date", "member_id", "job_id", "subscriber_id", "fingerprint")
+
+
 class ExtractedConversion(models.Model):
     """One row of an extract's conversions file."""
 
@@ -155,18 +161,7 @@ class ExtractedConversion(models.Model):
         verbose_name_plural = _("extracted conversions")
         ordering = ["-event_date", "-pk"]
         constraints = [
-            # The event date leads: the index also serves every look-up by time
-            # range, and a load sorted by it appends to the index's right edge.
-            models.UniqueConstraint(
-                fields=[
-                    "event_date",
-                    "member_id",
-                    "job_id",
-                    "subscriber_id",
-                    "fingerprint",
-                ],
-                name="ct_extracted_unique_row",
-            )
+            models.UniqueConstraint(fields=ROW_KEY, name="ct_extracted_unique_row")
         ]
 
     def __str__(self) -> str:
