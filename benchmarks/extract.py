@@ -149,7 +149,7 @@ def load_conversions(connection: object, rows: int) -> None:
     columns = (
         "member_id, job_id, subscriber_id, list_id, url_id, batch_id, clicked_at, "
         "link_id, alias, display_order, data, reference, pixel_url, path, "
-        "created_at, verification, conversion_key"
+        "created_at, conversion_key"
     )
 
     def generate(adapt: bool) -> object:
@@ -160,7 +160,7 @@ def load_conversions(connection: object, rows: int) -> None:
             yield (
                 member_id, job_id, subscriber_id, "1940_HTML", 55981221, batch_id,
                 when, 1, "Signup", 1, "[]", "", "https://click.example/", "/thanks/",
-                when, "pending", f"{number:064x}",
+                when, f"{number:064x}",
             )  # fmt: skip
 
     with db.cursor() as cursor:
@@ -170,7 +170,7 @@ def load_conversions(connection: object, rows: int) -> None:
                     copy.write_row(values)
             cursor.execute(f"ANALYZE {table}")
         else:
-            marks = ", ".join(["%s"] * 17)
+            marks = ", ".join(["%s"] * 16)
             batch: list[object] = []
             for values in generate(adapt=True):
                 batch.append(values)

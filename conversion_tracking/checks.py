@@ -19,9 +19,9 @@ from conversion_tracking.conf import PREFIX, conf
 
 MIDDLEWARE_PATH = "conversion_tracking.middleware.ConversionTrackingMiddleware"
 MIN_MATCH_TOLERANCE = timedelta(minutes=5)
-# Reconciliation updates the mirror with UPDATE ... FROM, which SQLite has
-# had since 3.33.0 (2020).
-MIN_SQLITE_VERSION = (3, 33, 0)
+# Reconciliation ranks competing pairs with window functions, which SQLite has
+# had since 3.25.0 (2018); Django 4.2 still runs on 3.21.
+MIN_SQLITE_VERSION = (3, 25, 0)
 
 
 def _middleware_index(cls: type) -> int | None:
@@ -211,7 +211,7 @@ def _check_sqlite_version(
     return [
         Error(
             f"SQLite {found} is too old to reconcile extracts: the app needs "
-            "3.33.0 or newer.",
+            "3.25.0 or newer.",
             hint="Install a newer SQLite library for Python, or use PostgreSQL.",
             id="conversion_tracking.E009",
         )

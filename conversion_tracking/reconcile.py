@@ -5,9 +5,11 @@ subscriber and batch (a batch missing on either side matches any), whose
 event time lies within ``CONVERSION_TRACKING_MATCH_TOLERANCE`` of the time the
 pixel was rendered. Each row confirms at most one conversion and each
 conversion is confirmed by at most one row; where several pairs compete, the
-closest in time wins. A confirmed conversion keeps the row's event time in
-``recorded_at``. Every step is a set-based query, so a million rows cost a few
-statements, and a second run over the same data writes nothing.
+closest in time wins. What is found is each conversion's
+:class:`~conversion_tracking.models.Verdict`, and a confirmed one keeps the
+row's event time in ``recorded_at``. Every step is a set-based query, so a
+million rows cost a few statements, and a second run over the same data writes
+nothing.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from conversion_tracking.models import (
     ExtractedConversion,
     ExtractImport,
     ImportStatus,
+    Verdict,
     Verification,
 )
 from conversion_tracking.reconcile_sql import (
-    find_verdicts,
+    find_matches,
     roomy_memory,
-    write_verification,
+    write_verdicts,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,17 +80,18 @@ def reconcile(
     # the last) may still have been recorded inside the range.
     first, last = start - tolerance, end + tolerance
     with transaction.atomic(), roomy_memory():
-        matched = find_verdicts(first, last, tolerance)
-        changed = write_verification()
+        matched = find_matches(first, last, tolerance)
+        removed, added = write_verdicts()
         counts = _Counts()
         _recount_imports(start, end, counts)
         found = counts.get(start, end)
     logger.info(
-        "Reconciled %s to %s: %s conversions matched, %s statuses changed",
+        "Reconciled %s to %s: %s conversions matched, %s verdicts removed, %s added",
         start.isoformat(),
         end.isoformat(),
         matched,
-        changed,
+        removed,
+        added,
     )
     return found
 
@@ -146,17 +150,17 @@ def _count(start: datetime, end: datetime) -> Reconciliation:
     those that rows recorded in the range confirm, and the rows in the range
     that confirm none.
 
-    Each row confirms at most one conversion, whose ``recorded_at`` is the
-    row's event date: the rows that confirm none are the rest.
+    Each row confirms at most one conversion, whose verdict's ``recorded_at``
+    is the row's event date: the rows that confirm none are the rest.
     """
-    rendered = Q(created_at__range=(start, end))
-    recorded = Q(recorded_at__range=(start, end))
-    conversions = Conversion.objects.filter(rendered | recorded).aggregate(
-        confirmed=Count("pk", filter=recorded & Q(verification=Verification.CONFIRMED)),
-        missing=Count("pk", filter=rendered & Q(verification=Verification.MISSING)),
-        pending=Count("pk", filter=rendered & Q(verification=Verification.PENDING)),
+    confirmed = Verdict.objects.filter(
+        status=Verification.CONFIRMED, recorded_at__range=(start, end)
+    ).count()
+    rendered = Conversion.objects.filter(created_at__range=(start, end)).aggregate(
+        missing=Count("pk", filter=Q(verdict__status=Verification.MISSING)),
+        pending=Count("pk", filter=Q(verdict__isnull=True)),
     )
     rows = ExtractedConversion.objects.filter(event_date__range=(start, end)).count()
     return Reconciliation(
-        start, end, **conversions, mce_only=rows - conversions["confirmed"]
+        start, end, confirmed=confirmed, **rendered, mce_only=rows - confirmed
     )

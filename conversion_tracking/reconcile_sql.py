@@ -1,10 +1,13 @@
 """The set-based statements that pair conversions with extract rows.
 
-A confirmed conversion keeps MCE's event date in ``recorded_at``: with the IDs
-it names the row that confirmed it, as values that stay true rather than a
-reference that every write would have to check. Pairs are worked out afresh on
-each run, in temporary tables, and only the conversions whose status or
-recorded time changes are written.
+What reconciling finds is kept in :class:`~conversion_tracking.models.Verdict`
+rows, one per checked conversion, apart from the conversions themselves: a
+million narrow rows are written several times faster than a million
+conversions could be rewritten. A confirmed conversion's verdict keeps MCE's
+event date in ``recorded_at``: with the IDs it names the row that confirmed
+it, as values that stay true rather than a reference that every write would
+have to check. Pairs are worked out afresh on each run, in temporary tables,
+and only the verdicts that change are written.
 
 Time arithmetic differs between databases: PostgreSQL compares timestamps
 with intervals, SQLite (which stores text) compares Julian day numbers. And
@@ -26,12 +29,13 @@ from conversion_tracking.models import (
     Conversion,
     ExtractedConversion,
     ExtractImport,
+    Verdict,
     Verification,
 )
 from conversion_tracking.sql_settings import postgresql_settings
 
 CANDIDATES = "conversion_tracking_candidates"
-VERDICTS = "conversion_tracking_verdicts"
+FOUND = "conversion_tracking_found"
 PAIRS = "conversion_tracking_pairs"
 MATCHED = "conversion_tracking_matched"
 LINKS = "conversion_tracking_links"
@@ -56,8 +60,8 @@ _SAME_IDS = (
 # The two best-of rankings of a round: a pair is linked when it is the closest
 # of its conversion's pairs and of its row's pairs (ties go to the lower ID).
 _MUTUAL_BEST = (
-    "SELECT conversion_id, row_id, event_date FROM ("
-    "SELECT conversion_id, row_id, event_date, "
+    "SELECT conversion_id, created_at, row_id, event_date FROM ("
+    "SELECT conversion_id, created_at, row_id, event_date, "
     "ROW_NUMBER() OVER (PARTITION BY conversion_id ORDER BY distance, row_id) "
     "AS by_conversion, "
     "ROW_NUMBER() OVER (PARTITION BY row_id ORDER BY distance, conversion_id) "
@@ -108,8 +112,9 @@ def _sql(template: str, **parts: str) -> str:
         rows=quote(ExtractedConversion._meta.db_table),
         conversions=quote(Conversion._meta.db_table),
         imports=quote(ExtractImport._meta.db_table),
+        verdicts=quote(Verdict._meta.db_table),
         candidates=CANDIDATES,
-        verdicts=VERDICTS,
+        found=FOUND,
         pairs=PAIRS,
         matched=MATCHED,
         links=LINKS,
@@ -147,15 +152,16 @@ def _distance() -> str:
     return "abs(julianday(e.event_date) - julianday(c.created_at)) * 86400.0"
 
 
-def find_verdicts(start: datetime, end: datetime, tolerance: timedelta) -> int:
+def find_matches(start: datetime, end: datetime, tolerance: timedelta) -> int:
     """Find the row that confirms each conversion rendered in the range.
 
-    Fills the temporary table ``VERDICTS`` (``conversion_id``, ``event_date``)
-    with every such conversion and the event date of its row, or NULL where
-    no row confirms it; returns how many rows do. Each conversion's candidate
-    rows are found in one join. Usually no conversion has two candidates and
-    no row two conversions, and every candidate pair stands as it is;
-    otherwise :func:`_closest_pairs` settles who gets which row.
+    Fills the temporary table ``FOUND`` (``conversion_id``, ``created_at``,
+    ``event_date``) with every such conversion and the event date of its
+    row, or NULL where no row confirms it; returns how many rows do. Each
+    conversion's candidate rows are found in one join. Usually no conversion
+    has two candidates and no row two conversions, and every candidate pair
+    stands as it is; otherwise :func:`_closest_pairs` settles who gets which
+    row.
     """
     with connection.cursor() as cursor:
         drop_work_tables(cursor)
@@ -168,16 +174,16 @@ def find_verdicts(start: datetime, end: datetime, tolerance: timedelta) -> int:
         )
         conversions, distinct_conversions, pairs, distinct_rows = cursor.fetchone()
         if conversions == distinct_conversions and pairs == distinct_rows:
-            cursor.execute(_sql("ALTER TABLE {candidates} RENAME TO {verdicts}"))
+            cursor.execute(_sql("ALTER TABLE {candidates} RENAME TO {found}"))
             matched = int(pairs)
         else:
             matched = _closest_pairs(cursor)
         if connection.vendor == "postgresql":
             # PostgreSQL hashes the table; SQLite looks conversions up in it.
-            cursor.execute(_sql("ANALYZE {verdicts}"))
+            cursor.execute(_sql("ANALYZE {found}"))
         else:
             cursor.execute(
-                _sql("CREATE UNIQUE INDEX {verdicts}_conversion ON {verdicts} ")
+                _sql("CREATE UNIQUE INDEX {found}_conversion ON {found} ")
                 + "(conversion_id)"
             )
     return matched
@@ -187,17 +193,19 @@ def _find_candidates(
     cursor: CursorWrapper, start: datetime, end: datetime, tolerance: timedelta
 ) -> None:
     """Fill ``CANDIDATES`` with every pair a conversion rendered in the range
-    could make (``conversion_id``, ``row_id``, ``event_date``, ``distance``
-    in seconds), and a row of NULLs beside each conversion that has none."""
+    could make (``conversion_id``, ``created_at``, ``row_id``, ``event_date``,
+    ``distance`` in seconds), and a row of NULLs beside each conversion that
+    has none."""
     condition, params = _pair_condition(tolerance)
     rendered = "c.created_at BETWEEN %s AND %s"
     # Conversions just outside the range may have confirmed rows inside the
     # rows' wider window. Usually there are none, and the check per row that
     # leaves their rows to them is left out.
     border = (
-        "SELECT 1 FROM {conversions} o WHERE ("
+        "SELECT 1 FROM {conversions} o JOIN {verdicts} ov "
+        "ON ov.conversion_id = o.id WHERE ("
         "(o.created_at >= %s AND o.created_at < %s) "
-        "OR (o.created_at > %s AND o.created_at <= %s)) AND o.verification = %s"
+        "OR (o.created_at > %s AND o.created_at <= %s)) AND ov.status = %s"
     )
     border_params = [
         _time(start - 2 * tolerance),
@@ -209,7 +217,7 @@ def _find_candidates(
     cursor.execute(_sql(border), border_params)
     if cursor.fetchone() is not None:
         condition += _sql(
-            f" AND NOT EXISTS ({border} AND o.recorded_at = e.event_date "
+            f" AND NOT EXISTS ({border} AND ov.recorded_at = e.event_date "
             "AND o.member_id = e.member_id AND o.job_id = e.job_id "
             "AND o.subscriber_id = e.subscriber_id)"
         )
@@ -225,7 +233,8 @@ def _find_candidates(
         cursor.execute(
             _sql(
                 "CREATE TEMPORARY TABLE {candidates} AS "
-                "SELECT c.id AS conversion_id, e.id AS row_id, e.event_date, "
+                "SELECT c.id AS conversion_id, c.created_at, e.id AS row_id, "
+                "e.event_date, "
                 "{distance} AS distance FROM {conversions} c {outer}JOIN {rows} e "
                 "ON e.event_date BETWEEN %s AND %s AND {condition} WHERE {rendered}",
                 distance=_distance(),
@@ -244,7 +253,7 @@ def _find_candidates(
     if not outer:
         cursor.execute(
             _sql(
-                "INSERT INTO {candidates} SELECT c.id, NULL, NULL, NULL "
+                "INSERT INTO {candidates} SELECT c.id, c.created_at, NULL, NULL, NULL "
                 "FROM {conversions} c WHERE {rendered} AND c.id NOT IN "
                 "(SELECT conversion_id FROM {candidates})",
                 rendered=rendered,
@@ -254,7 +263,7 @@ def _find_candidates(
 
 
 def _closest_pairs(cursor: CursorWrapper) -> int:
-    """Settle the candidates that compete, closest first, into ``VERDICTS``.
+    """Settle the candidates that compete, closest first, into ``FOUND``.
 
     Each round links the pairs that are the closest for both their conversion
     and their row, then drops the pairs those two took part in, until none is
@@ -292,10 +301,11 @@ def _closest_pairs(cursor: CursorWrapper) -> int:
     # without a candidate.
     cursor.execute(
         _sql(
-            "CREATE TEMPORARY TABLE {verdicts} AS "
-            "SELECT conversion_id, event_date FROM {matched} UNION ALL "
-            "SELECT conversion_id, NULL FROM (SELECT DISTINCT conversion_id "
-            "FROM {candidates} c WHERE NOT EXISTS (SELECT 1 FROM {matched} m "
+            "CREATE TEMPORARY TABLE {found} AS "
+            "SELECT conversion_id, created_at, event_date FROM {matched} "
+            "UNION ALL SELECT conversion_id, created_at, NULL FROM ("
+            "SELECT DISTINCT conversion_id, created_at FROM {candidates} c "
+            "WHERE NOT EXISTS (SELECT 1 FROM {matched} m "
             "WHERE m.conversion_id = c.conversion_id)) outdone"
         )
     )
@@ -308,42 +318,54 @@ def _size(cursor: CursorWrapper, table: str) -> int:
     return int(cursor.fetchone()[0])
 
 
-def write_verification() -> int:
-    """Write the status of every conversion in ``VERDICTS``: confirmed (with
-    the row's event date), missing when an import covers its time, pending
-    otherwise. Only the conversions whose status or recorded time changes are
-    written, in one statement. Returns how many."""
-    status = (
-        "CASE WHEN v.event_date IS NOT NULL THEN %s WHEN EXISTS ("
-        "SELECT 1 FROM {imports} i WHERE i.covers_from <= c.created_at "
-        "AND i.covers_until >= c.created_at) THEN %s ELSE %s END"
+def write_verdicts() -> tuple[int, int]:
+    """Bring the verdict of every conversion in ``FOUND`` up to date:
+    confirmed (with the row's event date), missing when an import covers its
+    time, none (pending) otherwise.
+
+    Two statements, each writing only what changes: the first deletes the
+    verdicts that no longer hold, the second adds those that are lacking.
+    Returns how many verdicts each removed and added.
+    """
+    # The new status of a conversion of FOUND f; NULL for pending.
+    status = _sql(
+        "CASE WHEN f.event_date IS NOT NULL THEN %s WHEN EXISTS ("
+        "SELECT 1 FROM {imports} i WHERE i.covers_from <= f.created_at "
+        "AND i.covers_until >= f.created_at) THEN %s END"
     )
-    statuses = [
-        str(Verification.CONFIRMED),
-        str(Verification.MISSING),
-        str(Verification.PENDING),
-    ]
-    # Both databases take UPDATE ... FROM (SQLite since 3.33); the target's
-    # alias stays out of the SET list, as PostgreSQL requires.
+    statuses = [str(Verification.CONFIRMED), str(Verification.MISSING)]
+    same_time = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
     with connection.cursor() as cursor:
         cursor.execute(
             _sql(
-                "UPDATE {conversions} AS c SET verification = {status}, "
-                "recorded_at = v.event_date FROM {verdicts} v "
-                "WHERE c.id = v.conversion_id AND (c.verification <> {status} "
-                "OR c.recorded_at {differs} v.event_date)",
-                status=_sql(status),
-                differs="IS DISTINCT FROM"
-                if connection.vendor == "postgresql"
-                else "IS NOT",
+                "DELETE FROM {verdicts} WHERE conversion_id IN ("
+                "SELECT f.conversion_id FROM {found} f JOIN {verdicts} t "
+                "ON t.conversion_id = f.conversion_id WHERE NOT ("
+                "t.status = COALESCE({status}, '') "
+                "AND t.recorded_at {same_time} f.event_date))",
+                status=status,
+                same_time=same_time,
             ),
-            [*statuses, *statuses],
+            statuses,
         )
-        changed = int(max(cursor.rowcount, 0))
+        removed = int(max(cursor.rowcount, 0))
+        cursor.execute(
+            _sql(
+                "INSERT INTO {verdicts} (conversion_id, status, recorded_at) "
+                "SELECT conversion_id, status, event_date FROM ("
+                "SELECT f.conversion_id, {status} AS status, f.event_date "
+                "FROM {found} f WHERE NOT EXISTS (SELECT 1 FROM {verdicts} t "
+                "WHERE t.conversion_id = f.conversion_id)) lacking "
+                "WHERE status IS NOT NULL",
+                status=status,
+            ),
+            statuses,
+        )
+        added = int(max(cursor.rowcount, 0))
         drop_work_tables(cursor)
-    return changed
+    return removed, added
 
 
 def drop_work_tables(cursor: CursorWrapper) -> None:
-    for table in (LINKS, MATCHED, PAIRS, CANDIDATES, VERDICTS):
+    for table in (LINKS, MATCHED, PAIRS, CANDIDATES, FOUND):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")

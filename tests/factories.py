@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import factory
 from django.utils import timezone
 
-from conversion_tracking.models import ClickThrough, Conversion
+from conversion_tracking.models import ClickThrough, Conversion, Verdict, Verification
 
 # The parameters of a real landing URL, in the order MCE appends them.
 LANDING_PARAMETERS = {
@@ -41,6 +41,7 @@ class ClickThroughFactory(TrackingIdsFactory):
 class ConversionFactory(TrackingIdsFactory):
     class Meta:
         model = Conversion
+        skip_postgeneration_save = True
 
     clicked_at = factory.LazyFunction(timezone.now)
     link_id = 1
@@ -52,3 +53,18 @@ class ConversionFactory(TrackingIdsFactory):
     path = "/thanks/"
     created_at = factory.LazyFunction(timezone.now)
     conversion_key = factory.Sequence(lambda n: f"{n:064x}")
+
+    @factory.post_generation
+    def verification(
+        obj: Conversion, create: bool, status: str | None, **_: object
+    ) -> None:
+        """``verification="missing"`` (or ``"confirmed"``, with its
+        ``recorded_at`` at the time of firing) gives the conversion a verdict."""
+        if create and status and status != Verification.PENDING:
+            recorded = obj.created_at if status == Verification.CONFIRMED else None
+            Verdict.objects.create(conversion=obj, status=status, recorded_at=recorded)
+
+
+def verified(item: Conversion) -> Conversion:
+    """``item`` read again, with its ``verification`` and ``recorded_at``."""
+    return Conversion.objects.with_verification().get(pk=item.pk)

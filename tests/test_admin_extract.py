@@ -20,7 +20,7 @@ from conversion_tracking.models import (
     Verification,
 )
 from tests.extract_files import row, utf8_comma_csv, utf16_tab_zip, zipped
-from tests.factories import ConversionFactory
+from tests.factories import ConversionFactory, verified
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
@@ -96,10 +96,8 @@ def test_permitted_upload_imports_and_reconciles(
         1,
         1,
     )
-    confirmed.refresh_from_db()
-    missing.refresh_from_db()
-    assert confirmed.verification == Verification.CONFIRMED
-    assert missing.verification == Verification.MISSING
+    assert verified(confirmed).verification == Verification.CONFIRMED
+    assert verified(missing).verification == Verification.MISSING
     page = staff_client.get(response["Location"]).content.decode()
     assert "Imported 2 rows (2 new) from tracking.zip." in page
 
@@ -209,16 +207,17 @@ def test_changelist_counts_rate_and_links() -> None:
     missing = ConversionFactory(
         job_id=2027714, subscriber_id=2, created_at=T0 + timedelta(minutes=10)
     )
-    elsewhere = ConversionFactory(
-        job_id=2027714, subscriber_id=3, created_at=T0 + timedelta(days=3)
+    ConversionFactory(
+        job_id=2027714,
+        subscriber_id=3,
+        created_at=T0 + timedelta(days=3),
+        verification=Verification.MISSING,
     )
-    elsewhere.verification = Verification.MISSING
-    elsewhere.save()
     confirmed = ConversionFactory(job_id=2027714, subscriber_id=1, created_at=T0)
     upload(client, extract_zip())
     page = client.get(CHANGELIST).content.decode()
     assert "50.0%" in page
-    assert "verification__exact=missing" in page
+    assert "verification=missing" in page
     record = ExtractImport.objects.get()
     admin_page = client.get(
         reverse("admin:conversion_tracking_extractimport_change", args=[record.pk])

@@ -209,14 +209,14 @@ POSTGRESQL = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "si
 
 
 def test_e009_sqlite_too_old_to_reconcile() -> None:
-    too_old = _check_sqlite_version((3, 31, 1), SQLITE)
+    too_old = _check_sqlite_version((3, 24, 0), SQLITE)
     assert ids(too_old) == ["conversion_tracking.E009"]
-    assert "3.31.1" in too_old[0].msg
-    assert _check_sqlite_version((3, 33, 0), SQLITE) == []
+    assert "3.24.0" in too_old[0].msg
+    assert _check_sqlite_version((3, 25, 0), SQLITE) == []
 
 
 def test_e009_ignores_sqlite_when_no_database_uses_it() -> None:
-    assert _check_sqlite_version((3, 31, 1), POSTGRESQL) == []
+    assert _check_sqlite_version((3, 24, 0), POSTGRESQL) == []
 
 
 def test_checks_are_registered() -> None:

@@ -190,7 +190,10 @@ def test_non_staff_and_anonymous_users_are_sent_to_the_login() -> None:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ({"verification__exact": "confirmed"}, {"confirmed"}),
+        ({"verification": "confirmed"}, {"confirmed"}),
+        ({"verification": "missing"}, {"missing"}),
+        ({"verification": "pending"}, {"pending"}),
+        ({"verification": "no such status"}, {"pending", "confirmed", "missing"}),
         ({"alias": "Signup"}, {"pending", "confirmed"}),
         ({"alias": "Order"}, {"missing"}),
         ({"member_id": "999"}, {"missing"}),

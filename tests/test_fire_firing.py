@@ -21,7 +21,7 @@ from conversion_tracking.models import Conversion, Verification
 from conversion_tracking.pixel_arguments import InvalidConversion, conversion_arguments
 from conversion_tracking.signals import conversion_fired
 from conversion_tracking.tracking import TrackingSet
-from tests.factories import ConversionFactory
+from tests.factories import ConversionFactory, verified
 from tests.fire_support import make_request, make_tracking
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +86,7 @@ def test_fire_records_the_conversion_and_signals_it(
     assert stored.data == [{"amt": "49.90", "unit": "USD", "accumulate": True}]
     assert stored.reference == "1234"
     assert stored.path == "/orders/thanks/"
-    assert stored.verification == Verification.PENDING
+    assert verified(stored).verification == Verification.PENDING
     assert stored.conversion_key == conversion_key(tracking, 2, "1234")
     assert fired == [
         {

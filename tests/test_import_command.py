@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from conversion_tracking.management.commands import conversion_tracking_import
 from conversion_tracking.models import Conversion, ExtractImport, Verification
 from tests.extract_files import row, utf16_tab_zip, write
-from tests.factories import ConversionFactory
+from tests.factories import ConversionFactory, verified
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
@@ -61,8 +61,7 @@ def test_no_reconcile(extract: Path) -> None:
     item = ConversionFactory(subscriber_id=1, job_id=2027714, created_at=T0)
     out, _ = run(str(extract), "--no-reconcile")
     assert "Not reconciled." in out
-    item.refresh_from_db()
-    assert item.verification == Verification.PENDING
+    assert verified(item).verification == Verification.PENDING
 
 
 def test_covered_range_in_the_extract_time_zone(extract: Path) -> None:

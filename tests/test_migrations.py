@@ -3,24 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from conversion_tracking.models import Conversion, ExtractedConversion
-
-
-@pytest.mark.postgres
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="a PostgreSQL storage parameter: needs DATABASE_URL to point at PostgreSQL",
-)
-@pytest.mark.django_db
-def test_conversions_table_leaves_room_for_status_updates() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reloptions FROM pg_class WHERE relname = %s",
-            [Conversion._meta.db_table],
-        )
-        (options,) = cursor.fetchone()
-
-    assert options == ["fillfactor=50"]
+from conversion_tracking.models import Conversion, ExtractedConversion, Verdict
 
 
 @pytest.mark.postgres
@@ -47,7 +30,6 @@ def test_conversions_table_has_only_the_indexes_it_uses() -> None:
         ]
     )
     assert "UNIQUE" in indexes["ct_conv_key_unique"]
-    assert not any("verification" in definition for definition in indexes.values())
 
 
 @pytest.mark.django_db
@@ -69,13 +51,16 @@ def test_extract_rows_have_one_key_led_by_the_event_date() -> None:
 
 
 @pytest.mark.django_db
-def test_no_index_names_what_reconciling_writes() -> None:
+def test_verdicts_have_their_key_and_no_foreign_key() -> None:
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(
-            cursor, Conversion._meta.db_table
+            cursor, Verdict._meta.db_table
         )
 
-    written = {"verification", "recorded_at"}
-    assert not any(
-        written & set(details["columns"]) for details in constraints.values()
-    )
+    keys = [
+        details["columns"]
+        for details in constraints.values()
+        if details["index"] or details["unique"] or details["primary_key"]
+    ]
+    assert keys == [["conversion_id"]]
+    assert not any(details["foreign_key"] for details in constraints.values())

@@ -15,11 +15,12 @@ from conversion_tracking.models import (
     Conversion,
     ExtractedConversion,
     ExtractImport,
+    Verdict,
     Verification,
 )
 from conversion_tracking.reconcile import Reconciliation, reconcile
 from tests.extract_files import row, utf16_tab_zip, write
-from tests.factories import ConversionFactory
+from tests.factories import ConversionFactory, verified
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
@@ -46,8 +47,7 @@ def import_rows(tmp_path: Path, rows: list[dict[str, str]], **options: Any) -> A
 
 
 def status(item: Conversion) -> str:
-    item.refresh_from_db()
-    return item.verification
+    return str(verified(item).verification)
 
 
 def test_every_status(tmp_path: Path) -> None:
@@ -80,10 +80,8 @@ def test_every_status(tmp_path: Path) -> None:
         2,
     )
     assert record.match_rate == pytest.approx(2 / 3)
-    confirmed.refresh_from_db()
-    assert confirmed.recorded_at == at(10.2)
-    missing.refresh_from_db()
-    assert missing.recorded_at is None
+    assert verified(confirmed).recorded_at == at(10.2)
+    assert verified(missing).recorded_at is None
     rows = ExtractedConversion.objects.with_confirmed_conversion()
     assert rows.get(subscriber_id=1).confirmed_conversion_id == confirmed.pk
     assert rows.get(subscriber_id=5).confirmed_conversion_id == edge.pk
@@ -104,7 +102,8 @@ def test_tolerance_default_and_setting(tmp_path: Path) -> None:
         found = reconcile()
     assert (status(near), status(far)) == (Verification.MISSING, Verification.MISSING)
     assert found.mce_only == 3
-    assert not Conversion.objects.filter(recorded_at__isnull=False).exists()
+    assert not Verdict.objects.filter(recorded_at__isnull=False).exists()
+    assert Verdict.objects.filter(status=Verification.MISSING).count() == 2
     assert ExtractedConversion.objects.mce_only().count() == 3
 
 
@@ -158,10 +157,8 @@ def test_competing_pairs_are_settled_over_several_rounds(tmp_path: Path) -> None
     b = conversion(1, 100 / 60)
     import_rows(tmp_path, [mce_row(1, 1), mce_row(1, 170 / 60)])
     assert (status(a), status(b)) == (Verification.CONFIRMED, Verification.CONFIRMED)
-    a.refresh_from_db()
-    b.refresh_from_db()
-    assert b.recorded_at == at(1)
-    assert a.recorded_at == at(170 / 60)
+    assert verified(b).recorded_at == at(1)
+    assert verified(a).recorded_at == at(170 / 60)
 
 
 def test_a_row_confirmed_outside_the_range_is_left_to_its_conversion(
@@ -189,8 +186,7 @@ def test_a_closer_conversion_takes_the_row_over(tmp_path: Path) -> None:
         Verification.MISSING,
         Verification.CONFIRMED,
     )
-    far.refresh_from_db()
-    assert far.recorded_at is None
+    assert verified(far).recorded_at is None
 
 
 def test_rerun_is_idempotent_and_writes_nothing(
@@ -200,13 +196,15 @@ def test_rerun_is_idempotent_and_writes_nothing(
     conversion(2, 5)
     result = import_rows(tmp_path, [mce_row(1, 0.5), mce_row(3, 6)])
     fields = ("subscriber_id", "verification", "recorded_at")
-    statuses = sorted(Conversion.objects.values_list(*fields))
+    statuses = sorted(Conversion.objects.with_verification().values_list(*fields))
     assert [status for _, status, _ in statuses] == ["confirmed", "missing"]
     with caplog.at_level(logging.INFO, logger="conversion_tracking.reconcile"):
         again = reconcile()
     assert again == result.reconciliation
-    assert "1 conversions matched, 0 statuses changed" in caplog.text
-    assert sorted(Conversion.objects.values_list(*fields)) == statuses
+    assert "1 conversions matched, 0 verdicts removed, 0 added" in caplog.text
+    assert (
+        sorted(Conversion.objects.with_verification().values_list(*fields)) == statuses
+    )
 
 
 def test_reimporting_the_same_file_reconciles_again(tmp_path: Path) -> None:
@@ -257,3 +255,38 @@ def test_nothing_to_reconcile() -> None:
     assert reconcile() == Reconciliation(None, None)
     assert Reconciliation(None, None).match_rate is None
     assert not ExtractImport.objects.exists()
+
+
+def test_reconciling_leaves_the_conversions_as_fired(tmp_path: Path) -> None:
+    conversion(1, 0)
+    conversion(2, 5)
+    before = list(Conversion.objects.order_by("pk").values())
+    import_rows(tmp_path, [mce_row(1, 0.5), mce_row(3, 6)])
+    assert list(Conversion.objects.order_by("pk").values()) == before
+    assert Verdict.objects.count() == 2
+
+
+def test_a_range_no_import_covers_any_more_turns_verdicts_back_to_pending(
+    tmp_path: Path,
+) -> None:
+    confirmed = conversion(1, 0)
+    missing = conversion(2, 30)
+    record = import_rows(
+        tmp_path, [mce_row(1, 0.5)], covers_from=at(0), covers_until=at(60)
+    ).extract_import
+    assert (status(confirmed), status(missing)) == ("confirmed", "missing")
+    record.delete()
+    # Its rows stay, so the first conversion is still confirmed.
+    found = reconcile(at(0), at(60))
+    assert (status(confirmed), status(missing)) == ("confirmed", "pending")
+    assert (found.confirmed, found.missing, found.pending) == (1, 0, 1)
+    assert Verdict.objects.count() == 1
+
+
+def test_deleting_a_conversion_deletes_its_verdict(tmp_path: Path) -> None:
+    item = conversion(1, 0)
+    kept = conversion(2, 1)
+    import_rows(tmp_path, [mce_row(1, 0.5)], covers_from=at(0), covers_until=at(5))
+    assert Verdict.objects.count() == 2
+    item.delete()
+    assert list(Verdict.objects.values_list("conversion_id", flat=True)) == [kept.pk]

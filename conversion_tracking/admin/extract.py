@@ -100,7 +100,7 @@ class ExtractImportAdmin(AdminBase):
             return str(record.missing_count)
         url = _changelist(
             Conversion,
-            verification__exact=str(Verification.MISSING),
+            verification=str(Verification.MISSING),
             created_at__gte=record.covers_from.isoformat(),
             created_at__lte=record.covers_until.isoformat(),  # type: ignore[union-attr]
         )

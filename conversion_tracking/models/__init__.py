@@ -7,7 +7,12 @@ from conversion_tracking.models.extract import (
     ExtractImport,
     ImportStatus,
 )
-from conversion_tracking.models.mirror import ClickThrough, Conversion, Verification
+from conversion_tracking.models.mirror import (
+    ClickThrough,
+    Conversion,
+    Verdict,
+    Verification,
+)
 
 __all__ = [
     "ClickThrough",
@@ -15,5 +20,6 @@ __all__ = [
     "ExtractImport",
     "ExtractedConversion",
     "ImportStatus",
+    "Verdict",
     "Verification",
 ]

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversion_tracking.extract_values import MAX_TEXT_LENGTH
-from conversion_tracking.models.mirror import Conversion, Verification
+from conversion_tracking.models.mirror import Verdict, Verification
 
 
 class ImportStatus(models.TextChoices):
@@ -74,15 +74,15 @@ class ExtractImport(models.Model):
         return self.confirmed_count / checked if checked else None
 
 
-def _confirmed_by_row() -> models.QuerySet[Conversion]:
+def _confirmed_by_row() -> models.QuerySet[Verdict]:
     # A confirmed conversion names its row by the IDs and MCE's event date
     # (values that stay true, rather than a reference to keep in step).
-    confirmed: models.QuerySet[Conversion] = Conversion.objects.filter(
-        verification=Verification.CONFIRMED,
+    confirmed: models.QuerySet[Verdict] = Verdict.objects.filter(
+        status=Verification.CONFIRMED,
         recorded_at=OuterRef("event_date"),
-        member_id=OuterRef("member_id"),
-        job_id=OuterRef("job_id"),
-        subscriber_id=OuterRef("subscriber_id"),
+        conversion__member_id=OuterRef("member_id"),
+        conversion__job_id=OuterRef("job_id"),
+        conversion__subscriber_id=OuterRef("subscriber_id"),
     )
     return confirmed
 
@@ -92,7 +92,9 @@ class ExtractedConversionQuerySet(models.QuerySet["ExtractedConversion"]):
         """Annotate ``confirmed_conversion_id``: the conversion each row
         confirmed, or ``None`` for a row recorded by MCE only."""
         annotated: ExtractedConversionQuerySet = self.annotate(
-            confirmed_conversion_id=Subquery(_confirmed_by_row().values("pk")[:1])
+            confirmed_conversion_id=Subquery(
+                _confirmed_by_row().values("conversion_id")[:1]
+            )
         )
         return annotated
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -67,8 +69,28 @@ class Verification(models.TextChoices):
     MISSING = "missing", _("missing")
 
 
+class ConversionQuerySet(models.QuerySet["Conversion"]):
+    def with_verification(self) -> ConversionQuerySet:
+        """Annotate ``verification`` (a :class:`Verification` value) and
+        ``recorded_at`` (when MCE recorded a confirmed conversion, else
+        ``None``): what the conversion's :class:`Verdict` says, ``pending``
+        without one. Both can be filtered and ordered by."""
+        annotated: ConversionQuerySet = self.annotate(
+            verification=Coalesce(
+                "verdict__status",
+                Value(str(Verification.PENDING)),
+                output_field=models.CharField(),
+            ),
+            recorded_at=F("verdict__recorded_at"),
+        )
+        return annotated
+
+
 class Conversion(TrackingIds):
-    """One fired conversion pixel."""
+    """One fired conversion pixel, as it was sent: never changed afterwards.
+
+    What reconciliation found about it is its :class:`Verdict`.
+    """
 
     clicked_at = models.DateTimeField(
         _("clicked at"), help_text=_("When the click that earned it was captured.")
@@ -86,22 +108,6 @@ class Conversion(TrackingIds):
     pixel_url = models.TextField(_("pixel URL"))
     path = models.TextField(_("page path"))
     created_at = models.DateTimeField(_("fired at"), default=timezone.now)
-    verification = models.CharField(
-        _("verification"),
-        max_length=10,
-        choices=Verification.choices,
-        default=Verification.PENDING,
-    )
-    recorded_at = models.DateTimeField(
-        _("recorded by MCE at"),
-        null=True,
-        blank=True,
-        editable=False,
-        help_text=_(
-            "The event date of the extract row that confirmed this conversion: "
-            "with the IDs, it names that row."
-        ),
-    )
     conversion_key = models.CharField(
         _("conversion key"),
         max_length=64,
@@ -111,14 +117,12 @@ class Conversion(TrackingIds):
         ),
     )
 
+    objects = ConversionQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("conversion")
         verbose_name_plural = _("conversions")
         ordering = ["-created_at", "-pk"]
-        # No index names the status or the recorded time: on PostgreSQL (where
-        # the migration leaves half of each page free) reconciliation then
-        # rewrites a row in place, without an index entry. The admin finds the
-        # missing conversions of an import through the created_at index.
         indexes = [
             models.Index(fields=["created_at"], name="ct_conv_created_idx"),
             models.Index(fields=["job_id", "subscriber_id"], name="ct_conv_job_idx"),
@@ -136,3 +140,51 @@ class Conversion(TrackingIds):
     def __str__(self) -> str:
         label = self.alias or f"link {self.link_id}"
         return f"{label} for job {self.job_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Verdict(models.Model):
+    """What reconciliation found for one conversion: MCE recorded it
+    (``confirmed``, with when) or did not (``missing``). A conversion without
+    a verdict is ``pending``: no imported extract covers its time.
+
+    Kept apart from the conversion, so that reconciling writes narrow rows
+    and leaves the mirror as it was fired. The link is not a database foreign
+    key: checking one costs as much per row as writing the row, and the
+    verdicts are rewritten by reconciliation alone. Deleting a conversion
+    through Django deletes its verdict.
+    """
+
+    conversion = models.OneToOneField(
+        Conversion,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        db_constraint=False,
+        related_name="verdict",
+        verbose_name=_("conversion"),
+    )
+    status = models.CharField(
+        _("verification"),
+        max_length=10,
+        # Pending is the absence of a verdict.
+        choices=[
+            (value, label)
+            for value, label in Verification.choices
+            if value != Verification.PENDING
+        ],
+    )
+    recorded_at = models.DateTimeField(
+        _("recorded by MCE at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The event date of the extract row that confirmed the conversion: "
+            "with the IDs, it names that row."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("verdict")
+        verbose_name_plural = _("verdicts")
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()}: conversion {self.conversion_id}"
