@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,6 +13,8 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import formats
+from django.utils import timezone as django_timezone
 
 from conversion_tracking.admin.extract import ExtractImportAdmin
 from conversion_tracking.models import (
@@ -200,6 +203,15 @@ def test_upload_is_csrf_protected(staff: Any) -> None:
     assert ExtractImport.objects.count() == 1
 
 
+def readonly_value(page: str, label: str) -> str:
+    """The text the admin shows beside ``label`` on a page of one object."""
+    found = re.search(
+        rf"{re.escape(label)}:</label>\s*<div class=\"readonly\">([^<]*)</div>", page
+    )
+    assert found is not None, label
+    return found.group(1)
+
+
 def test_changelist_counts_rate_and_links() -> None:
     superuser = get_user_model().objects.create_superuser("root", "", "pw")
     client = Client()
@@ -238,6 +250,15 @@ def test_changelist_counts_rate_and_links() -> None:
     assert f'<a href="{link}">#{confirmed.pk}</a>' in confirming.content.decode()
     conversion_page = client.get(link).content.decode()
     assert "Recorded by MCE at" in conversion_page
+    recorded = verified(confirmed).recorded_at
+    assert recorded is not None
+    shown = formats.localize(django_timezone.localtime(recorded))
+    assert readonly_value(conversion_page, "Recorded by MCE at") == shown
+    missing_page = client.get(
+        reverse("admin:conversion_tracking_conversion_change", args=[missing.pk])
+    ).content.decode()
+    assert readonly_value(missing_page, "Verification") == "missing"
+    assert readonly_value(missing_page, "Recorded by MCE at") == "-"
     assert "Etc/GMT+6" in model_admin.covered_range(record)
 
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from django.contrib import admin
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -260,9 +260,12 @@ class ConversionAdmin(ReadOnlyMirrorAdmin):
         return str(dict(Verification.choices).get(status, status))
 
     @admin.display(description=_("recorded by MCE at"), ordering="recorded_at")
-    def recorded_at(self, obj: Conversion) -> datetime | None:
+    def recorded_at(self, obj: Conversion) -> str:
         moment: datetime | None = getattr(obj, "recorded_at", None)
-        return moment
+        if moment is None:
+            return str(self.get_empty_value_display())
+        # Formatted here: the admin shows what a method returns as text.
+        return str(formats.localize(timezone.localtime(moment)))
 
     @admin.display(description=_("amount"))
     def amount(self, obj: Conversion) -> str:
