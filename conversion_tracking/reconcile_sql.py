@@ -3,11 +3,10 @@
 What reconciling finds is kept in :class:`~conversion_tracking.models.Verdict`
 rows, one per checked conversion, apart from the conversions themselves: a
 million narrow rows are written several times faster than a million
-conversions could be rewritten. A confirmed conversion's verdict keeps MCE's
-event date in ``recorded_at``: with the IDs it names the row that confirmed
-it, as values that stay true rather than a reference that every write would
-have to check. Pairs are worked out afresh on each run, in temporary tables,
-and only the verdicts that change are written.
+conversions could be rewritten. A confirmed conversion's verdict names the
+row that confirmed it and keeps its event date in ``recorded_at``. Pairs are
+worked out afresh on each run, in temporary tables, and only the verdicts that
+change are written.
 
 Time arithmetic differs between databases: PostgreSQL compares timestamps
 with intervals, SQLite (which stores text) compares Julian day numbers. And
@@ -156,8 +155,9 @@ def find_matches(start: datetime, end: datetime, tolerance: timedelta) -> int:
     """Find the row that confirms each conversion rendered in the range.
 
     Fills the temporary table ``FOUND`` (``conversion_id``, ``created_at``,
-    ``event_date``) with every such conversion and the event date of its
-    row, or NULL where no row confirms it; returns how many rows do. Each
+    ``row_id``, ``event_date``) with every such conversion and the row that
+    confirms it with its event date, or NULLs where none does; returns how
+    many rows do. Each
     conversion's candidate rows are found in one join. Usually no conversion
     has two candidates and no row two conversions, and every candidate pair
     stands as it is; otherwise :func:`_closest_pairs` settles who gets which
@@ -216,11 +216,7 @@ def _find_candidates(
     ]
     cursor.execute(_sql(border), border_params)
     if cursor.fetchone() is not None:
-        condition += _sql(
-            f" AND NOT EXISTS ({border} AND ov.recorded_at = e.event_date "
-            "AND o.member_id = e.member_id AND o.job_id = e.job_id "
-            "AND o.subscriber_id = e.subscriber_id)"
-        )
+        condition += _sql(f" AND NOT EXISTS ({border} AND ov.row_id = e.id)")
         params += border_params
     # PostgreSQL keeps the conversions without a candidate in the same join,
     # which its workers share; SQLite's join starts from the rows (through
@@ -302,8 +298,8 @@ def _closest_pairs(cursor: CursorWrapper) -> int:
     cursor.execute(
         _sql(
             "CREATE TEMPORARY TABLE {found} AS "
-            "SELECT conversion_id, created_at, event_date FROM {matched} "
-            "UNION ALL SELECT conversion_id, created_at, NULL FROM ("
+            "SELECT conversion_id, created_at, row_id, event_date FROM {matched} "
+            "UNION ALL SELECT conversion_id, created_at, NULL, NULL FROM ("
             "SELECT DISTINCT conversion_id, created_at FROM {candidates} c "
             "WHERE NOT EXISTS (SELECT 1 FROM {matched} m "
             "WHERE m.conversion_id = c.conversion_id)) outdone"
@@ -320,8 +316,8 @@ def _size(cursor: CursorWrapper, table: str) -> int:
 
 def write_verdicts() -> tuple[int, int]:
     """Bring the verdict of every conversion in ``FOUND`` up to date:
-    confirmed (with the row's event date), missing when an import covers its
-    time, none (pending) otherwise.
+    confirmed (by its row, with the row's event date), missing when an import
+    covers its time, none (pending) otherwise.
 
     Two statements, each writing only what changes: the first deletes the
     verdicts that no longer hold, the second adds those that are lacking.
@@ -334,26 +330,26 @@ def write_verdicts() -> tuple[int, int]:
         "AND i.covers_until >= f.created_at) THEN %s END"
     )
     statuses = [str(Verification.CONFIRMED), str(Verification.MISSING)]
-    same_time = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
+    same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
     with connection.cursor() as cursor:
         cursor.execute(
             _sql(
                 "DELETE FROM {verdicts} WHERE conversion_id IN ("
                 "SELECT f.conversion_id FROM {found} f JOIN {verdicts} t "
                 "ON t.conversion_id = f.conversion_id WHERE NOT ("
-                "t.status = COALESCE({status}, '') "
-                "AND t.recorded_at {same_time} f.event_date))",
+                "t.status = COALESCE({status}, '') AND t.row_id {same} f.row_id "
+                "AND t.recorded_at {same} f.event_date))",
                 status=status,
-                same_time=same_time,
+                same=same,
             ),
             statuses,
         )
         removed = int(max(cursor.rowcount, 0))
         cursor.execute(
             _sql(
-                "INSERT INTO {verdicts} (conversion_id, status, recorded_at) "
-                "SELECT conversion_id, status, event_date FROM ("
-                "SELECT f.conversion_id, {status} AS status, f.event_date "
+                "INSERT INTO {verdicts} (conversion_id, status, row_id, recorded_at) "
+                "SELECT conversion_id, status, row_id, event_date FROM ("
+                "SELECT f.conversion_id, {status} AS status, f.row_id, f.event_date "
                 "FROM {found} f WHERE NOT EXISTS (SELECT 1 FROM {verdicts} t "
                 "WHERE t.conversion_id = f.conversion_id)) lacking "
                 "WHERE status IS NOT NULL",

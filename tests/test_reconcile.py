@@ -290,3 +290,21 @@ def test_deleting_a_conversion_deletes_its_verdict(tmp_path: Path) -> None:
     assert Verdict.objects.count() == 2
     item.delete()
     assert list(Verdict.objects.values_list("conversion_id", flat=True)) == [kept.pk]
+
+
+def test_of_two_rows_alike_but_for_their_alias_one_confirms(tmp_path: Path) -> None:
+    # Same IDs, same second: only the row the verdict names confirms.
+    item = conversion(1, 0)
+    import_rows(
+        tmp_path,
+        [mce_row(1, 0.5, LinkAlias="Signup"), mce_row(1, 0.5, LinkAlias="Order")],
+    )
+    assert status(item) == Verification.CONFIRMED
+    confirming = ExtractedConversion.objects.confirming()
+    only = ExtractedConversion.objects.mce_only()
+    assert confirming.count() == 1
+    assert only.count() == 1
+    assert confirming.get().pk == Verdict.objects.get().row_id
+    assert confirming.with_confirmed_conversion().get().confirmed_conversion_id == (
+        item.pk
+    )

@@ -6,13 +6,9 @@ from conversion_tracking.models.extract import (
     ExtractedConversion,
     ExtractImport,
     ImportStatus,
-)
-from conversion_tracking.models.mirror import (
-    ClickThrough,
-    Conversion,
     Verdict,
-    Verification,
 )
+from conversion_tracking.models.mirror import ClickThrough, Conversion, Verification
 
 __all__ = [
     "ClickThrough",

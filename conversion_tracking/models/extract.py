@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversion_tracking.extract_values import MAX_TEXT_LENGTH
-from conversion_tracking.models.mirror import Verdict, Verification
+from conversion_tracking.models.mirror import Conversion, Verification
 
 
 class ImportStatus(models.TextChoices):
@@ -74,17 +74,10 @@ class ExtractImport(models.Model):
         return self.confirmed_count / checked if checked else None
 
 
-def _confirmed_by_row() -> models.QuerySet[Verdict]:
-    # A confirmed conversion names its row by the IDs and MCE's event date
-    # (values that stay true, rather than a reference to keep in step).
-    confirmed: models.QuerySet[Verdict] = Verdict.objects.filter(
-        status=Verification.CONFIRMED,
-        recorded_at=OuterRef("event_date"),
-        conversion__member_id=OuterRef("member_id"),
-        conversion__job_id=OuterRef("job_id"),
-        conversion__subscriber_id=OuterRef("subscriber_id"),
-    )
-    return confirmed
+def _confirming() -> models.QuerySet[Verdict]:
+    # Reconciliation links a row to one conversion at most.
+    confirming: models.QuerySet[Verdict] = Verdict.objects.filter(row=OuterRef("pk"))
+    return confirming
 
 
 class ExtractedConversionQuerySet(models.QuerySet["ExtractedConversion"]):
@@ -92,20 +85,18 @@ class ExtractedConversionQuerySet(models.QuerySet["ExtractedConversion"]):
         """Annotate ``confirmed_conversion_id``: the conversion each row
         confirmed, or ``None`` for a row recorded by MCE only."""
         annotated: ExtractedConversionQuerySet = self.annotate(
-            confirmed_conversion_id=Subquery(
-                _confirmed_by_row().values("conversion_id")[:1]
-            )
+            confirmed_conversion_id=Subquery(_confirming().values("conversion_id")[:1])
         )
         return annotated
 
     def confirming(self) -> ExtractedConversionQuerySet:
         """The rows that confirmed a conversion of the mirror."""
-        rows: ExtractedConversionQuerySet = self.filter(Exists(_confirmed_by_row()))
+        rows: ExtractedConversionQuerySet = self.filter(Exists(_confirming()))
         return rows
 
     def mce_only(self) -> ExtractedConversionQuerySet:
         """The rows recorded by MCE only: no conversion of the mirror matched."""
-        rows: ExtractedConversionQuerySet = self.filter(~Exists(_confirmed_by_row()))
+        rows: ExtractedConversionQuerySet = self.filter(~Exists(_confirming()))
         return rows
 
 
@@ -168,3 +159,62 @@ class ExtractedConversion(models.Model):
 
     def __str__(self) -> str:
         return f"Job {self.job_id} conversion at {self.event_date:%Y-%m-%d %H:%M}"
+
+
+class Verdict(models.Model):
+    """What reconciliation found for one conversion: MCE recorded it
+    (``confirmed``, by which extract row and when) or did not (``missing``).
+    A conversion without a verdict is ``pending``: no imported extract covers
+    its time.
+
+    Kept apart from the conversion, so that reconciling writes narrow rows
+    and leaves the mirror as it was fired. Neither link is a database foreign
+    key: checking one costs as much per row as writing the row, and verdicts
+    are written by reconciliation alone. Deleting a conversion through Django
+    deletes its verdict; extract rows are never deleted.
+    """
+
+    conversion = models.OneToOneField(
+        Conversion,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        db_constraint=False,
+        related_name="verdict",
+        verbose_name=_("conversion"),
+    )
+    # Not indexed: reconciliation reads the verdicts whole, and an index
+    # would cost every write more than the admin's look-ups of a row gain.
+    row = models.ForeignKey(
+        "ExtractedConversion",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        db_index=False,
+        related_name="verdicts",
+        verbose_name=_("extract row"),
+        help_text=_("The row of an extract that confirmed the conversion."),
+    )
+    status = models.CharField(
+        _("verification"),
+        max_length=10,
+        # Pending is the absence of a verdict.
+        choices=[
+            (value, label)
+            for value, label in Verification.choices
+            if value != Verification.PENDING
+        ],
+    )
+    recorded_at = models.DateTimeField(
+        _("recorded by MCE at"),
+        null=True,
+        blank=True,
+        help_text=_("The event date of the row that confirmed the conversion."),
+    )
+
+    class Meta:
+        verbose_name = _("verdict")
+        verbose_name_plural = _("verdicts")
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()}: conversion {self.conversion_id}"

@@ -73,8 +73,8 @@ class ConversionQuerySet(models.QuerySet["Conversion"]):
     def with_verification(self) -> ConversionQuerySet:
         """Annotate ``verification`` (a :class:`Verification` value) and
         ``recorded_at`` (when MCE recorded a confirmed conversion, else
-        ``None``): what the conversion's :class:`Verdict` says, ``pending``
-        without one. Both can be filtered and ordered by."""
+        ``None``): what the conversion's verdict says, ``pending`` without
+        one. Both can be filtered and ordered by."""
         annotated: ConversionQuerySet = self.annotate(
             verification=Coalesce(
                 "verdict__status",
@@ -89,7 +89,8 @@ class ConversionQuerySet(models.QuerySet["Conversion"]):
 class Conversion(TrackingIds):
     """One fired conversion pixel, as it was sent: never changed afterwards.
 
-    What reconciliation found about it is its :class:`Verdict`.
+    What reconciliation found about it is its
+    :class:`~conversion_tracking.models.Verdict`.
     """
 
     clicked_at = models.DateTimeField(
@@ -140,51 +141,3 @@ class Conversion(TrackingIds):
     def __str__(self) -> str:
         label = self.alias or f"link {self.link_id}"
         return f"{label} for job {self.job_id} at {self.created_at:%Y-%m-%d %H:%M}"
-
-
-class Verdict(models.Model):
-    """What reconciliation found for one conversion: MCE recorded it
-    (``confirmed``, with when) or did not (``missing``). A conversion without
-    a verdict is ``pending``: no imported extract covers its time.
-
-    Kept apart from the conversion, so that reconciling writes narrow rows
-    and leaves the mirror as it was fired. The link is not a database foreign
-    key: checking one costs as much per row as writing the row, and the
-    verdicts are rewritten by reconciliation alone. Deleting a conversion
-    through Django deletes its verdict.
-    """
-
-    conversion = models.OneToOneField(
-        Conversion,
-        on_delete=models.CASCADE,
-        primary_key=True,
-        db_constraint=False,
-        related_name="verdict",
-        verbose_name=_("conversion"),
-    )
-    status = models.CharField(
-        _("verification"),
-        max_length=10,
-        # Pending is the absence of a verdict.
-        choices=[
-            (value, label)
-            for value, label in Verification.choices
-            if value != Verification.PENDING
-        ],
-    )
-    recorded_at = models.DateTimeField(
-        _("recorded by MCE at"),
-        null=True,
-        blank=True,
-        help_text=_(
-            "The event date of the extract row that confirmed the conversion: "
-            "with the IDs, it names that row."
-        ),
-    )
-
-    class Meta:
-        verbose_name = _("verdict")
-        verbose_name_plural = _("verdicts")
-
-    def __str__(self) -> str:
-        return f"{self.get_status_display()}: conversion {self.conversion_id}"
