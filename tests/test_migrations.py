@@ -62,5 +62,5 @@ def test_verdicts_have_their_key_and_no_foreign_key() -> None:
         for details in constraints.values()
         if details["index"] or details["unique"] or details["primary_key"]
     ]
-    assert keys == [["conversion_id"]]
+    assert sorted(keys) == [["conversion_id"], ["row_id"]]
     assert not any(details["foreign_key"] for details in constraints.values())
