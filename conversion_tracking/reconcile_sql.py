@@ -164,6 +164,12 @@ def find_matches(start: datetime, end: datetime, tolerance: timedelta) -> int:
     row.
     """
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One reconciliation at a time: a second one waits here until the
+            # first commits, then finds its verdicts, instead of adding the
+            # same ones and failing on their keys. Reading is not blocked.
+            # (SQLite lets one transaction write at a time anyway.)
+            cursor.execute(_sql("LOCK TABLE {verdicts} IN SHARE ROW EXCLUSIVE MODE"))
         drop_work_tables(cursor)
         _find_candidates(cursor, start, end, tolerance)
         cursor.execute(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from tests.extract_files import (
     utf16_tab_zip,
     write,
 )
+from tests.postgres_support import wait_for_a_blocked_backend
 
 on_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -415,7 +415,7 @@ def test_a_concurrent_load_of_the_same_rows_is_waited_for(
     threads[0].start()
     assert first_loaded.wait(timeout=30)
     threads[1].start()
-    waiting = _wait_for_a_blocked_backend()
+    waiting = wait_for_a_blocked_backend()
     commit_first.set()
     for thread in threads:
         thread.join(timeout=30)
@@ -424,21 +424,6 @@ def test_a_concurrent_load_of_the_same_rows_is_waited_for(
     assert errors == []
     assert (results["first"].added, results["second"].added) == (4, 2)
     assert ExtractedConversion.objects.count() == 6
-
-
-def _wait_for_a_blocked_backend() -> bool:
-    """Whether another session came to wait for a lock within ten seconds."""
-    deadline = time.monotonic() + 10
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return True
-            time.sleep(0.05)
-    return False
 
 
 def test_an_id_too_large_after_a_stored_row_is_named(
