@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from conversion_tracking.conf import conf
 from conversion_tracking.extract import ExtractError
@@ -82,12 +82,21 @@ def import_extract(
         found = reconcile_import(existing) if reconcile else None
         return ImportResult(existing, duplicate=True, load=None, reconciliation=found)
     with transaction.atomic(), roomy_memory():
-        record = ExtractImport.objects.create(
-            file_name=file_name[:255],
-            checksum=checksum,
-            time_zone=str(zone),
-            imported_by=imported_by,
-        )
+        try:
+            # The same file uploaded twice at once: the second waits here for
+            # the first, whose record then holds the checksum.
+            with transaction.atomic():
+                record = ExtractImport.objects.create(
+                    file_name=file_name[:255],
+                    checksum=checksum,
+                    time_zone=str(zone),
+                    imported_by=imported_by,
+                )
+        except IntegrityError:
+            raise ExtractError(
+                f"{file_name} was imported by another import at the same time: "
+                "nothing added."
+            ) from None
         load = load_extract(
             path, zone, keep_email=conf.STORE_EMAIL_ADDRESS, progress=progress
         )

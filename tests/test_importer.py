@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.test import override_settings
 
 from conversion_tracking.extract import ExtractError
@@ -29,6 +31,7 @@ from tests.extract_files import (
     utf16_tab_zip,
     write,
 )
+from tests.postgres_support import wait_for_a_blocked_backend
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
@@ -327,3 +330,51 @@ def test_sites_without_time_zone_support_are_told(tmp_path: Path) -> None:
 
 def test_the_loaded_columns_put_the_event_date_fourth() -> None:
     assert COLUMNS[3] == "event_date"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="two sessions at once: needs DATABASE_URL to point at PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_twice_at_once_is_refused_once(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "tracking.zip", utf16_tab_zip(rows_at(0, 1)))
+    first_imported, commit_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                import_extract(path)
+                first_imported.set()
+                commit_first.wait(timeout=30)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            import_extract(path)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_imported.wait(timeout=30)
+    threads[1].start()
+    waiting = wait_for_a_blocked_backend()
+    commit_first.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert waiting
+    assert [type(error) for error in errors] == [ExtractError]
+    assert "was imported by another import at the same time" in str(errors[0])
+    assert ExtractImport.objects.count() == 1
+    assert ExtractedConversion.objects.count() == 2
