@@ -329,7 +329,8 @@ def write_verdicts() -> tuple[int, int]:
     verdicts that no longer hold, the second adds those that are lacking.
     Returns how many verdicts each removed and added.
     """
-    # The new status of a conversion of FOUND f; NULL for pending.
+    # The new status of a conversion of FOUND f; NULL for pending. A verdict
+    # that names the same row has its event date too.
     status = _sql(
         "CASE WHEN f.event_date IS NOT NULL THEN %s WHEN EXISTS ("
         "SELECT 1 FROM {imports} i WHERE i.covers_from <= f.created_at "
@@ -343,8 +344,7 @@ def write_verdicts() -> tuple[int, int]:
                 "DELETE FROM {verdicts} WHERE conversion_id IN ("
                 "SELECT f.conversion_id FROM {found} f JOIN {verdicts} t "
                 "ON t.conversion_id = f.conversion_id WHERE NOT ("
-                "t.status = COALESCE({status}, '') AND t.row_id {same} f.row_id "
-                "AND t.recorded_at {same} f.event_date))",
+                "t.status = COALESCE({status}, '') AND t.row_id {same} f.row_id))",
                 status=status,
                 same=same,
             ),
