@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from django.test import override_settings
 
 from conversion_tracking.extract import ExtractError
@@ -31,7 +30,7 @@ from tests.extract_files import (
     utf16_tab_zip,
     write,
 )
-from tests.postgres_support import wait_for_a_blocked_backend
+from tests.postgres_support import second_waits_for_first
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
@@ -342,38 +341,12 @@ def test_the_same_file_imported_twice_at_once_is_refused_once(
     tmp_path: Path,
 ) -> None:
     path = write(tmp_path, "tracking.zip", utf16_tab_zip(rows_at(0, 1)))
-    first_imported, commit_first = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
+    seen = second_waits_for_first(
+        lambda: import_extract(path), lambda: import_extract(path)
+    )
 
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                import_extract(path)
-                first_imported.set()
-                commit_first.wait(timeout=30)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    def second() -> None:
-        try:
-            import_extract(path)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert first_imported.wait(timeout=30)
-    threads[1].start()
-    waiting = wait_for_a_blocked_backend()
-    commit_first.set()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert waiting
+    assert seen.second_waited
+    errors = seen.errors
     assert [type(error) for error in errors] == [ExtractError]
     assert "was imported by another import at the same time" in str(errors[0])
     assert ExtractImport.objects.count() == 1

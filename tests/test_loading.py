@@ -9,7 +9,6 @@ table, or through a temporary table when the file repeats stored rows.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from tests.extract_files import (
     utf16_tab_zip,
     write,
 )
-from tests.postgres_support import wait_for_a_blocked_backend
+from tests.postgres_support import second_waits_for_first
 
 on_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -388,40 +387,13 @@ def test_a_concurrent_load_of_the_same_rows_is_waited_for(
     ]
     first_path = write(tmp_path, "a.zip", utf16_tab_zip(rows[:4]))
     second_path = write(tmp_path, "b.zip", utf16_tab_zip(rows[2:]))
-    first_loaded, commit_first = threading.Event(), threading.Event()
-    results: dict[str, LoadResult] = {}
-    errors: list[BaseException] = []
+    seen = second_waits_for_first(
+        lambda: load_extract(first_path, CENTRAL), lambda: load_second(second_path)
+    )
 
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                results["first"] = load_extract(first_path, CENTRAL)
-                first_loaded.set()
-                commit_first.wait(timeout=30)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    def second() -> None:
-        try:
-            results["second"] = load_second(second_path)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert first_loaded.wait(timeout=30)
-    threads[1].start()
-    waiting = wait_for_a_blocked_backend()
-    commit_first.set()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert waiting
-    assert errors == []
+    assert seen.second_waited
+    assert seen.errors == []
+    results = seen.results
     assert (results["first"].added, results["second"].added) == (4, 2)
     assert ExtractedConversion.objects.count() == 6
 

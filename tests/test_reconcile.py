@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test import override_settings
 
 from conversion_tracking.importer import import_extract
@@ -23,7 +22,7 @@ from conversion_tracking.models import (
 from conversion_tracking.reconcile import Reconciliation, reconcile
 from tests.extract_files import row, utf16_tab_zip, write
 from tests.factories import ConversionFactory, verified
-from tests.postgres_support import wait_for_a_blocked_backend
+from tests.postgres_support import second_waits_for_first
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
@@ -323,41 +322,11 @@ def test_a_concurrent_reconciliation_waits_for_the_first(tmp_path: Path) -> None
     conversion(1, 0)
     conversion(2, 5)
     import_rows(tmp_path, [mce_row(1, 0.5), mce_row(3, 6)], reconcile=False)
-    Verdict.objects.all().delete()
-    first_wrote, commit_first = threading.Event(), threading.Event()
-    found: dict[str, Reconciliation] = {}
-    errors: list[BaseException] = []
+    seen = second_waits_for_first(reconcile, reconcile)
 
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                found["first"] = reconcile()
-                first_wrote.set()
-                commit_first.wait(timeout=30)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    def second() -> None:
-        try:
-            found["second"] = reconcile()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert first_wrote.wait(timeout=30)
-    threads[1].start()
-    waiting = wait_for_a_blocked_backend()
-    commit_first.set()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert waiting
-    assert errors == []
+    assert seen.second_waited
+    assert seen.errors == []
+    found = seen.results
     assert found["first"] == found["second"]
     assert (found["second"].confirmed, found["second"].missing) == (1, 1)
     assert Verdict.objects.count() == 2
